@@ -1,7 +1,40 @@
-"""xentref: the verifiable reference for cross-entropy."""
+"""xentref: the verifiable reference for cross-entropy.
 
+Reference implementations, in NumPy, of entropy, cross-entropy, KL divergence, the stable
+log-sum-exp family, softmax and binary cross-entropy (from logits and from probabilities)
+with their gradients, PyTorch's options (class weights, ignore_index, label smoothing,
+pos_weight), focal loss, and temperature scaling. Every function is exact to the last digits
+on hard inputs, validates its arguments, and can be copied on its own (with the
+`xentref._validation` helpers it calls).
+"""
+
+from xentref._binary import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+)
+from xentref._calibration import expected_calibration_error, fit_temperature
+from xentref._focal import sigmoid_focal_loss
 from xentref._information import cross_entropy, entropy, kl_divergence
+from xentref._softmax_ce import softmax_cross_entropy, softmax_cross_entropy_grad
 from xentref._stable import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax
 
-__all__ = ["cross_entropy", "entropy", "kl_divergence", "log_sigmoid", "log_softmax", "logsumexp", "sigmoid", "softmax"]
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "cross_entropy",
+    "entropy",
+    "expected_calibration_error",
+    "fit_temperature",
+    "kl_divergence",
+    "log_sigmoid",
+    "log_softmax",
+    "logsumexp",
+    "sigmoid",
+    "sigmoid_focal_loss",
+    "softmax",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_grad",
+]
 __version__ = "0.1.0"

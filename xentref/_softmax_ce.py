@@ -1,0 +1,390 @@
+"""Softmax cross-entropy from logits, and its analytic gradient, with PyTorch's options.
+
+`softmax_cross_entropy` equals ``torch.nn.functional.cross_entropy`` for every combination of
+class weights, ``ignore_index``, label smoothing, soft targets and reduction, value for value;
+`softmax_cross_entropy_grad` equals its autograd gradient. The math lives in one private
+function, `_rows`, which walks the rows in blocks so that its scratch memory stays under a fixed
+budget (`BLOCK_BYTES`) whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from xentref._validation import (
+    as_float_array,
+    as_index_array,
+    check_axis,
+    check_class_indices,
+    check_distribution,
+    check_int,
+    check_nonnegative,
+    check_real,
+    check_reduction,
+    reduce,
+)
+
+FloatArray = NDArray[np.floating[Any]]
+
+#: Scratch memory per block of rows, in bytes. Small enough to stay in a core's L2 cache,
+#: large enough that the Python loop costs little (see scripts/bench.py).
+BLOCK_BYTES = 1 << 20
+
+
+class _Problem(NamedTuple):
+    """Validated inputs, with the class axis moved last and the batch flattened to rows."""
+
+    z: FloatArray  # (R, C) logits
+    labels: NDArray[np.intp] | None  # (R,) class indices, ignored rows set to 0
+    valid: NDArray[np.bool_] | None  # (R,) False where target == ignore_index
+    probs: FloatArray | None  # (R, C) probability targets
+    weight: FloatArray | None  # (C,)
+    eps: float  # label smoothing
+    batch_shape: tuple[int, ...]  # logits' shape without the class axis
+    axis: int
+    denominator: float  # what "mean" divides by
+
+
+def _prepare(
+    logits: ArrayLike,
+    target: ArrayLike,
+    axis: int,
+    weight: ArrayLike | None,
+    ignore_index: int,
+    label_smoothing: float,
+    reduction: str,
+) -> _Problem:
+    z = as_float_array(logits, "logits")
+    ax = check_axis(z, axis, "logits")
+    check_reduction(reduction)
+    eps = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
+    ignore_index = check_int(ignore_index, "ignore_index")
+    n_classes = z.shape[ax]
+    batch_shape = z.shape[:ax] + z.shape[ax + 1 :]
+    w = None
+    if weight is not None:
+        w = as_float_array(weight, "weight").astype(z.dtype, copy=False)
+        if w.shape != (n_classes,):
+            raise ValueError(f"`weight` must have shape ({n_classes},), one per class, got {w.shape}")
+        check_nonnegative(w, "weight")
+    if target is None:
+        raise TypeError("`target` must be class indices or class probabilities, got None")
+    shape = np.shape(target)
+    rows = int(np.prod(batch_shape, dtype=np.int64))
+    z2 = np.moveaxis(z, ax, -1).reshape(rows, n_classes)
+    if shape == z.shape:  # class probabilities
+        if ignore_index >= 0:
+            raise ValueError(
+                f"`ignore_index` applies only to class-index targets, got {ignore_index} "
+                "with probability targets (as in PyTorch)"
+            )
+        t = as_float_array(target, "target").astype(z.dtype, copy=False)
+        check_distribution(t, ax, "target")
+        t2 = np.moveaxis(t, ax, -1).reshape(rows, n_classes)
+        return _Problem(z2, None, None, t2, w, eps, batch_shape, ax, float(rows))
+    if shape != batch_shape:
+        raise ValueError(
+            f"`target` must have shape {batch_shape} (class indices: `logits` {z.shape} without "
+            f"axis {ax}) or {z.shape} (class probabilities), got {shape}"
+        )
+    y = as_index_array(target, "target")
+    check_class_indices(y, n_classes, ignore_index)
+    y = y.reshape(rows)
+    valid = y != ignore_index
+    labels = np.where(valid, y, 0)
+    wy = valid if w is None else np.where(valid, w[labels], 0)
+    return _Problem(z2, labels, valid, None, w, eps, batch_shape, ax, float(np.sum(wy, dtype=z.dtype)))
+
+
+def _row_blocks(n_rows: int, row_bytes: int) -> list[slice]:
+    step = max(1, BLOCK_BYTES // max(row_bytes, 1))
+    return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
+
+
+def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> FloatArray:
+    r"""Per-row losses; or, when `grad` (R, C) is given, fill it with `scale` * dloss/dz.
+
+    With $m = \max_c z_c$ at class $k$ and $\tau = \sum_{c \ne k} e^{z_c - m}$, the log-normaliser
+    is $m + \operatorname{log1p}(\tau)$ and $-\log p_c = (m - z_c) + \operatorname{log1p}(\tau)$,
+    a sum of two non-negative numbers: no cancellation, and a loss of 1e-300 keeps its digits.
+    Each row's target is a vector $a$ (a weighted one-hot, smoothed, or probabilities times
+    weights); the loss is $\sum_c a_c(-\log p_c)$ and the gradient $p \sum_c a_c - a$.
+    """
+    z, w, eps = pb.z, pb.weight, pb.eps
+    n_rows, n_classes = z.shape
+    dtype = z.dtype.type
+    losses = np.zeros(n_rows, dtype=z.dtype)
+    blocks = _row_blocks(n_rows, n_classes * z.itemsize)
+    scratch = np.empty((blocks[0].stop if blocks else 0, n_classes), dtype=z.dtype)
+    w_total = dtype(n_classes) if w is None else np.sum(w, dtype=z.dtype)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        for rows in blocks:
+            zb = z[rows]
+            n = zb.shape[0]
+            r = np.arange(n)
+            k = np.argmax(zb, axis=1)
+            m = zb[r, k]
+            e = grad[rows] if grad is not None else scratch[:n]
+            np.exp(np.subtract(zb, m[:, None], out=e), out=e)
+            e[r, k] = 0  # the largest term, exactly 1, is added back through log1p
+            tail = np.sum(e, axis=1)
+            log_tail = np.log1p(tail)
+            if pb.probs is not None:  # probability targets: a = ((1 - eps) t + eps / C) * w
+                a = pb.probs[rows] * dtype(1 - eps) + dtype(eps / n_classes)
+                if w is not None:
+                    a *= w
+                if grad is not None:  # p * sum(a) - a
+                    e[r, k] = 1
+                    e *= (np.sum(a, axis=1) / (1 + tail))[:, None]
+                    e -= a
+                    e *= dtype(scale)
+                    continue
+                d = np.subtract(m[:, None], zb, out=scratch[:n])  # m - z_c >= 0
+                np.multiply(d, a, out=d)
+                np.copyto(d, 0, where=a == 0)  # 0 * log 0 = 0: a masked class costs nothing
+                losses[rows] = np.sum(d, axis=1) + np.sum(a, axis=1) * log_tail
+                continue
+            y = pb.labels[rows]  # type: ignore[index]
+            valid = pb.valid[rows]  # type: ignore[index]
+            wy = valid.astype(z.dtype) if w is None else np.where(valid, w[y], 0)
+            if grad is not None:  # p * ((1 - eps) w_y + eps W / C) - (1 - eps) w_y e_y - eps w / C
+                e[r, k] = 1
+                e *= ((dtype(1 - eps) * wy + dtype(eps / n_classes) * w_total) / (1 + tail))[:, None]
+                e[r, y] -= dtype(1 - eps) * wy
+                if eps > 0:
+                    e -= dtype(eps / n_classes) * (1 if w is None else w)
+                e[~valid] = 0
+                e *= dtype(scale)
+                continue
+            nll = (m - zb[r, y]) + log_tail
+            loss = wy * nll
+            if eps > 0:  # sum_c w_c (-log p_c) = sum_c w_c (m - z_c) + W log1p(tail)
+                d = np.subtract(m[:, None], zb, out=scratch[:n])
+                if w is not None:
+                    np.copyto(d, 0, where=w == 0)
+                smooth = (np.sum(d, axis=1) if w is None else d @ w) + w_total * log_tail
+                loss = dtype(1 - eps) * loss + dtype(eps / n_classes) * smooth
+            losses[rows] = np.where(valid, loss, 0)
+    return losses
+
+
+def softmax_cross_entropy(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    axis: int = -1,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> FloatArray:
+    r"""Compute the softmax cross-entropy between logits and a target, as PyTorch does.
+
+    The target is either integer class indices (the logits' shape without the class axis)
+    or class probabilities (the logits' shape). Every option has exactly the semantics of
+    ``torch.nn.functional.cross_entropy``; pass ``axis=1`` for PyTorch's ``(N, C, d1, ...)``
+    layout (the default ``axis=-1`` is NumPy's, SciPy's and optax's).
+
+    $$
+    \ell_n = -\sum_{c=1}^{C} a_{nc} \log \operatorname{softmax}(z_n)_c
+           = \sum_{c} a_{nc} \Big(\log \sum_{k} e^{z_{nk}} - z_{nc}\Big),
+    $$
+
+    where, for a class index $y_n$ with class weights $w$ and label smoothing $\varepsilon$,
+    $a_{nc} = (1 - \varepsilon)\, w_{y_n} [c = y_n] + \tfrac{\varepsilon}{C} w_c$, and for
+    probabilities $t_n$, $a_{nc} = w_c \big((1 - \varepsilon) t_{nc} + \tfrac{\varepsilon}{C}\big)$.
+    Without options, $\ell_n = \operatorname{logsumexp}(z_n) - z_{n y_n}$. The derivation is
+    on [Softmax cross-entropy](../losses/softmax.md); the options on
+    [Options in practice](../losses/options.md).
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., C, ...)
+        Unnormalised log-probabilities; the class axis is `axis`. ``-inf`` masks a class.
+        float32 stays float32, float64 stays float64, integers become float64.
+    target : array_like
+        Class indices of shape ``logits.shape`` without `axis` (integers, or floats that
+        are whole numbers), in ``[0, C)`` or equal to `ignore_index`; or class
+        probabilities of shape ``logits.shape``, non-negative and summing to 1 along `axis`
+        (within $\sqrt{\epsilon}$ of the dtype). A target of 0 on a ``-inf`` class costs 0.
+    axis : int, default -1
+        The class axis of `logits`.
+    weight : array_like, shape (C,), optional
+        A non-negative, finite weight per class ("rescaling weight" in PyTorch).
+    ignore_index : int, default -100
+        A class-index target equal to this value contributes nothing, to the loss or to
+        the "mean" denominator. With probability targets it must be negative.
+    label_smoothing : float, default 0.0
+        $\varepsilon \in [0, 1]$: the target becomes $(1 - \varepsilon)\,y + \varepsilon / C$.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "none": the loss per position, shape ``logits.shape`` without `axis`. "sum": their
+        sum. "mean": for class indices, the sum divided by the total weight of the
+        non-ignored targets, $\sum_n w_{y_n}$ (the count of non-ignored targets without
+        `weight`); for probabilities, the sum divided by the number of positions.
+
+    Returns
+    -------
+    ndarray
+        The loss: 0-d for "mean" and "sum", else shape ``logits.shape`` without `axis`, in
+        the dtype of `logits`. A "mean" over nothing (empty batch, every target ignored,
+        zero total weight) is NaN, as in PyTorch.
+
+    Raises
+    ------
+    TypeError
+        If an argument is None, complex or not numeric, or `axis` / `ignore_index` is not
+        an int.
+    ValueError
+        If the shapes do not match (both are shown), a class index is out of range (the
+        value and the valid range are shown) or not a whole number, probability targets are
+        negative or do not sum to 1, `weight` has the wrong shape or a negative entry,
+        `label_smoothing` is outside [0, 1], `reduction` is unknown, or `ignore_index` is
+        non-negative with probability targets.
+
+    See Also
+    --------
+    - [softmax_cross_entropy_grad][xentref.softmax_cross_entropy_grad]: its gradient.
+    - [log_softmax][xentref.log_softmax], [logsumexp][xentref.logsumexp]: the pieces.
+    - [cross_entropy][xentref.cross_entropy]: the same quantity between two distributions.
+    - [binary_cross_entropy_with_logits][xentref.binary_cross_entropy_with_logits]: the
+      two-class case with one logit.
+
+    Notes
+    -----
+    With $m = \max_c z_c$ and $\tau = \sum_{c \ne \arg\max} e^{z_c - m}$, each
+    $-\log p_c$ is computed as $(m - z_c) + \operatorname{log1p}(\tau)$, a sum of two
+    non-negative numbers, so a confidently right prediction with loss $10^{-300}$ keeps
+    every digit (PyTorch returns 0 there) and huge logits never overflow. Rows are
+    processed in blocks of at most `BLOCK_BYTES` (1 MiB) of scratch memory.
+
+    Where PyTorch differs (torch 2.13): a probability target of exactly 0 on a ``-inf``
+    logit gives NaN in PyTorch (``0 * -inf``) and 0 here; PyTorch silently treats a
+    negative `label_smoothing` as 0 and accepts probability targets that do not sum to 1,
+    which are errors here; PyTorch rejects int32 class indices, accepted here. The weighted
+    "mean" divides by $\sum_n w_{y_n}$ for class indices but by $N$ for probabilities, so a
+    one-hot probability target and the equivalent class index give different weighted
+    means (pytorch/pytorch#107680); this function reproduces both, deliberately.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xentref import softmax_cross_entropy
+    >>> logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3], [1.0, 1.0, 1.0]])
+    >>> target = np.array([0, 1, 2])
+    >>> print(softmax_cross_entropy(logits, target, reduction="none"))
+    [0.41703002 0.22004952 1.09861229]
+    >>> print(softmax_cross_entropy(logits, target))
+    0.5785639426554...
+    >>> print(softmax_cross_entropy(logits, target, weight=[1.0, 2.0, 3.0]))  # / (1 + 2 + 3)
+    0.6921609880538...
+    >>> print(softmax_cross_entropy(logits, target, label_smoothing=0.1))
+    0.6574528315443...
+
+    A confidently right prediction: the exact loss is $\operatorname{log1p}(e^{-700})$.
+
+    >>> print(softmax_cross_entropy([[700.0, 0.0]], [0]))
+    9.85967654375977e-305
+    >>> z = np.array([700.0, 0.0]); print(np.log(np.sum(np.exp(z - z.max()))) - 0.0)  # naive
+    0.0
+    """
+    pb = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction)
+    losses = _rows(pb)
+    return reduce(losses.reshape(pb.batch_shape), reduction, pb.denominator)
+
+
+def softmax_cross_entropy_grad(
+    logits: ArrayLike,
+    target: ArrayLike,
+    *,
+    axis: int = -1,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> FloatArray:
+    r"""Compute the gradient of [softmax_cross_entropy][xentref.softmax_cross_entropy] w.r.t. `logits`.
+
+    Analytic, same keywords and semantics as the loss; equal to PyTorch's autograd gradient
+    of ``torch.nn.functional.cross_entropy``. For one position with target vector $a_n$
+    (defined in [softmax_cross_entropy][xentref.softmax_cross_entropy]) and
+    $p_n = \operatorname{softmax}(z_n)$:
+
+    $$
+    \frac{\partial \ell_n}{\partial z_{n}} = p_n \sum_{c} a_{nc} - a_n
+      \quad\text{which is}\quad p_n - y_n \text{ for a one-hot or probability target.}
+    $$
+
+    Derived step by step on [Softmax cross-entropy](../losses/softmax.md).
+
+    Parameters
+    ----------
+    logits : array_like, shape (..., C, ...)
+        As for [softmax_cross_entropy][xentref.softmax_cross_entropy].
+    target : array_like
+        As for [softmax_cross_entropy][xentref.softmax_cross_entropy].
+    axis : int, default -1
+        The class axis of `logits`.
+    weight : array_like, shape (C,), optional
+        Per-class weights.
+    ignore_index : int, default -100
+        Ignored class-index targets get a zero gradient row.
+    label_smoothing : float, default 0.0
+        $\varepsilon \in [0, 1]$.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        The gradient of the reduced loss: "mean" divides by the same denominator as the
+        loss. "none" gives each position's gradient of its own loss (the gradient of their
+        sum, since positions do not interact).
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as `logits`. Rows of ignored targets are 0; when "mean" has a
+        zero denominator (every target ignored, or zero total weight) the gradient is 0, as
+        PyTorch's autograd gives for the all-ignored batch.
+
+    Raises
+    ------
+    TypeError
+        As for [softmax_cross_entropy][xentref.softmax_cross_entropy].
+    ValueError
+        As for [softmax_cross_entropy][xentref.softmax_cross_entropy].
+
+    See Also
+    --------
+    - [softmax_cross_entropy][xentref.softmax_cross_entropy]: the loss.
+    - [softmax][xentref.softmax]: $p$ in the formula.
+
+    Notes
+    -----
+    The gradient is computed in place in the output, block by block: $p$ from the same
+    shifted exponentials as the loss, then scaled by $\sum_c a_c$ and reduced by $a$.
+    Each unweighted, unsmoothed row sums to 0 (softmax and the target both sum to 1),
+    checked by a property test. A ``-inf`` logit gets exactly 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from xentref import softmax, softmax_cross_entropy_grad
+    >>> logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
+    >>> target = np.array([0, 1])
+    >>> g = softmax_cross_entropy_grad(logits, target, reduction="sum")
+    >>> print(g)
+    [[-0.34099886  0.24243297  0.09856589]
+     [ 0.10860373 -0.19752094  0.08891721]]
+    >>> onehot = np.eye(3)[target]
+    >>> print(np.allclose(g, softmax(logits) - onehot, rtol=1e-15, atol=1e-16))
+    True
+    >>> print(np.allclose(g.sum(axis=1), 0.0, atol=1e-15))
+    True
+    """
+    pb = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction)
+    scale = 1.0
+    if reduction == "mean":
+        scale = 0.0 if pb.denominator == 0 else 1.0 / pb.denominator
+    grad = np.empty_like(pb.z)
+    _rows(pb, grad=grad, scale=scale)
+    moved = pb.batch_shape + (pb.z.shape[1],)
+    return np.moveaxis(grad.reshape(moved), -1, pb.axis)
