@@ -113,6 +113,7 @@ def binary_cross_entropy(
     138.15510557964274
     """
     p, y, (w,) = _inputs(probs, target, "probs", reduction, weight=weight)
+    check_in_unit_interval(p, "probs")
     with np.errstate(divide="ignore", invalid="ignore"):
         pos = np.where(y == 0, 0, y * np.log(p))  # 0 log 0 = 0
         neg = np.where(1 - y == 0, 0, (1 - y) * np.log1p(-p))  # log(1 - p), exact for small p

@@ -71,7 +71,8 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     In the inverse temperature $u = 1/T$ the loss $L(u) = \frac1N\sum_n
     [\operatorname{logsumexp}(u z_n) - u z_{n y_n}]$ is convex, with derivative
     $L'(u) = \frac1N \sum_n (\mathbb{E}_{p_n}[z_n] - z_{n y_n})$, which is the sum of the
-    loss gradient times the logits. The root of $L'$ is bracketed (doubling from $u = 1$)
+    loss gradient times the logits, measured from each row's maximum so that a tiny slope
+    keeps its sign. The root of $L'$ is bracketed (doubling from $u = 1$)
     and found by the Illinois variant of regula falsi in float64, which converges
     superlinearly and never leaves the bracket.
 
@@ -93,19 +94,30 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     z = as_float_array(logits, "logits").astype(np.float64)
     ax = check_axis(z, axis, "logits")
     softmax_cross_entropy(z, target, axis=ax)  # validates `target` against `logits`
+    if np.isnan(z).any():
+        return float("nan")
 
-    def slope(u: float) -> float:  # dL/du of the mean loss at logits u * z
-        return float(np.sum(softmax_cross_entropy_grad(u * z, target, axis=ax) * z))
+    # dL/du = sum(grad * z). Each gradient row sums to 0, so z may be measured from its row
+    # maximum: then the target's term is exactly 0 instead of (p - 1) * z with p rounded to 1,
+    # and the slope keeps its sign when it is tiny. Masked (-inf) classes have zero gradient.
+    with np.errstate(invalid="ignore"):
+        dz = z - np.max(z, axis=ax, keepdims=True)
+    dz = np.where(np.isfinite(dz), dz, 0.0)
 
-    lo, f_lo = 0.0, slope(0.0)
+    def slope(u: float) -> float:
+        return float(np.sum(softmax_cross_entropy_grad(u * z, target, axis=ax) * dz))
+
+    lo, f_lo = 0.0, slope(1e-300)  # the limit u -> 0+ (0 * -inf would be NaN)
     if not f_lo < 0:
         raise ValueError(
             "`logits` do no better than uniform guessing on `target`: the loss keeps "
             "decreasing as T -> inf, so no finite temperature minimises it"
         )
     hi, f_hi = 1.0, slope(1.0)
-    while f_hi < 0:
-        if hi > 1e12:
+    # The slope of a model that ranks every target first only underflows to 0 as u grows,
+    # together with the loss itself; a true minimum always has a positive loss.
+    while f_hi < 0 or (f_hi == 0 and softmax_cross_entropy(hi * z, target, axis=ax) == 0):
+        if hi > 1e12 or f_hi == 0:
             raise ValueError(
                 "`logits` rank every target first by a margin: the loss keeps decreasing "
                 "as T -> 0, so no positive temperature minimises it"

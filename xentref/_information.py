@@ -266,5 +266,5 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1, base: float | None
             poly = poly * small + c
         terms = np.where(np.abs(r) <= 0.1, b * small * small * poly, a * log_ratio - d)
         terms = np.where(a == 0, b, terms)  # 0 log 0 = 0: only -d_k = q_k is left
-    exact_sum_d = np.apply_along_axis(math.fsum, ax, d)
+    exact_sum_d = np.apply_along_axis(math.fsum, ax, d) if d.size else np.sum(d, axis=ax)
     return (np.sum(terms, axis=ax) + exact_sum_d.astype(a.dtype)) / a.dtype.type(log_base)

@@ -72,7 +72,10 @@ def _prepare(
         check_nonnegative(w, "weight")
     if target is None:
         raise TypeError("`target` must be class indices or class probabilities, got None")
-    shape = np.shape(target)
+    try:
+        shape = np.shape(target)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"`target` must be a rectangular array of numbers: {exc}") from None
     rows = int(np.prod(batch_shape, dtype=np.int64))
     z2 = np.moveaxis(z, ax, -1).reshape(rows, n_classes)
     if shape == z.shape:  # class probabilities
@@ -152,8 +155,13 @@ def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> F
             wy = valid.astype(z.dtype) if w is None else np.where(valid, w[y], 0)
             if grad is not None:  # p * ((1 - eps) w_y + eps W / C) - (1 - eps) w_y e_y - eps w / C
                 e[r, k] = 1
-                e *= ((dtype(1 - eps) * wy + dtype(eps / n_classes) * w_total) / (1 + tail))[:, None]
-                e[r, y] -= dtype(1 - eps) * wy
+                smooth = dtype(eps / n_classes) * w_total if eps > 0 else dtype(0)
+                inv = 1 / (1 + tail)
+                e_y = e[r, y]
+                # 1 - p_y without cancellation: when y is the argmax it is exactly tail / (1 + tail)
+                one_minus_py = np.where(y == k, tail, (1 - e_y) + tail) * inv
+                e *= ((dtype(1 - eps) * wy + smooth) * inv)[:, None]
+                e[r, y] = smooth * e_y * inv - dtype(1 - eps) * wy * one_minus_py
                 if eps > 0:
                     e -= dtype(eps / n_classes) * (1 if w is None else w)
                 e[~valid] = 0

@@ -41,7 +41,10 @@ def as_float_array(x: ArrayLike, name: str) -> NDArray[np.floating[Any]]:
 
 def as_index_array(x: ArrayLike, name: str) -> NDArray[np.intp]:
     """Return class indices as an integer array; floats are accepted only if whole numbers."""
-    a = np.asarray(x) if x is not None else None
+    try:
+        a = np.asarray(x) if x is not None else None
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"`{name}` must be a rectangular array of numbers: {exc}") from None
     if a is None or a.dtype.kind not in "biuf":
         got = "None" if a is None else f"dtype {a.dtype}"
         raise TypeError(f"`{name}` class indices must be integers, got {got}")
@@ -126,7 +129,7 @@ def check_in_unit_interval(a: NDArray[np.floating[Any]], name: str) -> None:
     bad = (a < 0) | (a > 1)
     if bad.any():
         at = _first(bad)
-        raise ValueError(f"`{name}` must lie in [0, 1], got {a[at]!r} at index {at}")
+        raise ValueError(f"`{name}` must lie in [0, 1], got {a[at].item()!r} at index {at}")
 
 
 def check_nonnegative(a: NDArray[np.floating[Any]], name: str) -> None:
@@ -134,7 +137,7 @@ def check_nonnegative(a: NDArray[np.floating[Any]], name: str) -> None:
     bad = (a < 0) | np.isinf(a)
     if bad.any():
         at = _first(bad)
-        raise ValueError(f"`{name}` must be non-negative and finite, got {a[at]!r} at index {at}")
+        raise ValueError(f"`{name}` must be non-negative and finite, got {a[at].item()!r} at index {at}")
 
 
 def distribution_tolerance(dtype: np.dtype[Any]) -> float:
