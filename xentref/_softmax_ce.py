@@ -33,6 +33,10 @@ FloatArray = NDArray[np.floating[Any]]
 #: large enough that the Python loop costs little (see scripts/bench.py).
 BLOCK_BYTES = 1 << 20
 
+#: Up to this many classes a block is transposed, classes first: each step over the classes
+#: is then one long vector operation instead of one short loop per row (see scripts/bench.py).
+FEW_CLASSES = 32
+
 
 class _Problem(NamedTuple):
     """Validated inputs, with the class axis moved last and the batch flattened to rows."""
@@ -68,7 +72,9 @@ def _prepare(
     if weight is not None:
         w = as_float_array(weight, "weight").astype(z.dtype, copy=False)
         if w.shape != (n_classes,):
-            raise ValueError(f"`weight` must have shape ({n_classes},), one per class, got {w.shape}")
+            raise ValueError(
+                f"`weight` must have shape ({n_classes},), one per class, got {w.shape}"
+            )
         check_nonnegative(w, "weight")
     if target is None:
         raise TypeError("`target` must be class indices or class probabilities, got None")
@@ -97,14 +103,29 @@ def _prepare(
     check_class_indices(y, n_classes, ignore_index)
     y = y.reshape(rows)
     valid = y != ignore_index
-    labels = np.where(valid, y, 0)
-    wy = valid if w is None else np.where(valid, w[labels], 0)
-    return _Problem(z2, labels, valid, None, w, eps, batch_shape, ax, float(np.sum(wy, dtype=z.dtype)))
+    n_valid = np.count_nonzero(valid)
+    labels = y if n_valid == rows else np.where(valid, y, 0)
+    if w is None:
+        return _Problem(z2, labels, valid, None, w, eps, batch_shape, ax, float(n_valid))
+    wy = np.where(valid, w[labels], 0)
+    return _Problem(
+        z2, labels, valid, None, w, eps, batch_shape, ax, float(np.sum(wy, dtype=z.dtype))
+    )
 
 
 def _row_blocks(n_rows: int, row_bytes: int) -> list[slice]:
     step = max(1, BLOCK_BYTES // max(row_bytes, 1))
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
+
+
+def _class_sum(x: NDArray[Any], axis: int) -> NDArray[Any]:
+    """Sum a block over its class axis, in an order that does not depend on the block's size."""
+    if axis == 1:
+        return np.asarray(np.sum(x, axis=1))  # pairwise along each row
+    total = np.array(x[0])  # classes first: NumPy would regroup the terms with the block's width
+    for row in x[1:]:
+        total += row
+    return total
 
 
 def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> FloatArray:
@@ -115,67 +136,92 @@ def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> F
     a sum of two non-negative numbers: no cancellation, and a loss of 1e-300 keeps its digits.
     Each row's target is a vector $a$ (a weighted one-hot, smoothed, or probabilities times
     weights); the loss is $\sum_c a_c(-\log p_c)$ and the gradient $p \sum_c a_c - a$.
+
+    Rows go in blocks of at most `BLOCK_BYTES`. A block is (rows, classes), or (classes, rows)
+    when there are at most `FEW_CLASSES` classes; `ax` is its class axis, and `at(c)` the
+    position of (row, c[row]) in the flattened block.
     """
     z, w, eps = pb.z, pb.weight, pb.eps
     n_rows, n_classes = z.shape
     dtype = z.dtype.type
+    few = n_classes <= FEW_CLASSES
+    ax = 0 if few else 1
+    wc = None if w is None else (w[:, None] if few else w)  # w along the class axis
+    w_total = dtype(n_classes) if w is None else np.sum(w, dtype=z.dtype)
     losses = np.zeros(n_rows, dtype=z.dtype)
     blocks = _row_blocks(n_rows, n_classes * z.itemsize)
-    scratch = np.empty((blocks[0].stop if blocks else 0, n_classes), dtype=z.dtype)
-    w_total = dtype(n_classes) if w is None else np.sum(w, dtype=z.dtype)
+    scratch = np.empty((0 if few or not blocks else blocks[0].stop, n_classes), dtype=z.dtype)
+    classes = np.arange(n_classes, dtype=np.min_scalar_type(n_classes))[:, None]
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for rows in blocks:
-            zb = z[rows]
-            n = zb.shape[0]
+            n = rows.stop - rows.start
             r = np.arange(n)
-            k = np.argmax(zb, axis=1)
-            m = zb[r, k]
-            e = grad[rows] if grad is not None else scratch[:n]
-            np.exp(np.subtract(zb, m[:, None], out=e), out=e)
-            e[r, k] = 0  # the largest term, exactly 1, is added back through log1p
-            tail = np.sum(e, axis=1)
-            log_tail = np.log1p(tail)
+            if few:
+                zc = d = z[rows].T.copy()
+                m = np.max(zc, axis=0)
+                k = np.max((zc >= m) * classes, axis=0).astype(np.intp)  # a class at the maximum
+            else:
+                zc = z[rows]
+                k = np.argmax(zc, axis=1)
+                m = zc[r, k]
+                d = grad[rows] if grad is not None else scratch[:n]
+
+            def at(c: NDArray[np.intp], n: int = n, r: NDArray[np.intp] = r) -> NDArray[np.intp]:
+                return c * n + r if few else r * n_classes + c
+
+            np.subtract(zc, np.expand_dims(m, ax), out=d)  # z_c - m <= 0
+            flat = d.reshape(-1)
             if pb.probs is not None:  # probability targets: a = ((1 - eps) t + eps / C) * w
-                a = pb.probs[rows] * dtype(1 - eps) + dtype(eps / n_classes)
-                if w is not None:
-                    a *= w
-                if grad is not None:  # p * sum(a) - a
-                    e[r, k] = 1
-                    e *= (np.sum(a, axis=1) / (1 + tail))[:, None]
-                    e -= a
-                    e *= dtype(scale)
+                t = pb.probs[rows]
+                a = (t.T if few else t) * dtype(1 - eps) + dtype(eps / n_classes)
+                if wc is not None:
+                    a *= wc
+                if grad is None:  # sum_c a_c (m - z_c)
+                    ad = np.multiply(a, d)
+                    np.copyto(ad, 0, where=a == 0)  # 0 * log 0 = 0: a masked class costs nothing
+                    shift = -_class_sum(ad, ax)
+            else:
+                y = pb.labels[rows]  # type: ignore[index]
+                valid = pb.valid[rows]  # type: ignore[index]
+                wy = valid.astype(z.dtype) if w is None else np.where(valid, w[y], 0)
+                if grad is None:
+                    shift = -flat[at(y)]  # m - z_y
+                    if eps > 0:  # sum_c w_c (m - z_c), a weightless masked class costing nothing
+                        dw = d if w is None else np.where(wc == 0, 0, d)
+                        smooth = -_class_sum(dw if wc is None else dw * wc, ax)
+            e = np.exp(d, out=d)
+            flat[at(k)] = 0  # the largest term, exactly 1, is added back through log1p
+            tail = _class_sum(e, ax)
+            log_tail = np.log1p(tail)
+            if grad is None:
+                if pb.probs is not None:
+                    losses[rows] = shift + _class_sum(a, ax) * log_tail
                     continue
-                d = np.subtract(m[:, None], zb, out=scratch[:n])  # m - z_c >= 0
-                np.multiply(d, a, out=d)
-                np.copyto(d, 0, where=a == 0)  # 0 * log 0 = 0: a masked class costs nothing
-                losses[rows] = np.sum(d, axis=1) + np.sum(a, axis=1) * log_tail
+                loss = wy * (shift + log_tail)
+                if eps > 0:  # sum_c w_c (-log p_c) = sum_c w_c (m - z_c) + W log1p(tail)
+                    smooth += w_total * log_tail
+                    loss = dtype(1 - eps) * loss + dtype(eps / n_classes) * smooth
+                losses[rows] = np.where(valid, loss, 0)
                 continue
-            y = pb.labels[rows]  # type: ignore[index]
-            valid = pb.valid[rows]  # type: ignore[index]
-            wy = valid.astype(z.dtype) if w is None else np.where(valid, w[y], 0)
-            if grad is not None:  # p * ((1 - eps) w_y + eps W / C) - (1 - eps) w_y e_y - eps w / C
-                e[r, k] = 1
-                smooth = dtype(eps / n_classes) * w_total if eps > 0 else dtype(0)
+            flat[at(k)] = 1  # now e_c = p_c (1 + tail)
+            if pb.probs is not None:  # p * sum(a) - a
+                e *= np.expand_dims(_class_sum(a, ax) / (1 + tail), ax)
+                e -= a
+            else:  # p * ((1 - eps) w_y + eps W / C) - (1 - eps) w_y e_y - eps w / C
+                spread = dtype(eps / n_classes) * w_total if eps > 0 else dtype(0)
                 inv = 1 / (1 + tail)
-                e_y = e[r, y]
+                e_y = flat[at(y)]
                 # 1 - p_y without cancellation: when y is the argmax it is exactly tail / (1 + tail)
                 one_minus_py = np.where(y == k, tail, (1 - e_y) + tail) * inv
-                e *= ((dtype(1 - eps) * wy + smooth) * inv)[:, None]
-                e[r, y] = smooth * e_y * inv - dtype(1 - eps) * wy * one_minus_py
+                e *= np.expand_dims((dtype(1 - eps) * wy + spread) * inv, ax)
+                flat[at(y)] = spread * e_y * inv - dtype(1 - eps) * wy * one_minus_py
                 if eps > 0:
-                    e -= dtype(eps / n_classes) * (1 if w is None else w)
-                e[~valid] = 0
+                    e -= dtype(eps / n_classes) * (1 if wc is None else wc)
+                np.copyto(e, 0, where=np.expand_dims(~valid, ax))
+            if scale != 1:
                 e *= dtype(scale)
-                continue
-            nll = (m - zb[r, y]) + log_tail
-            loss = wy * nll
-            if eps > 0:  # sum_c w_c (-log p_c) = sum_c w_c (m - z_c) + W log1p(tail)
-                d = np.subtract(m[:, None], zb, out=scratch[:n])
-                if w is not None:
-                    np.copyto(d, 0, where=w == 0)
-                smooth = (np.sum(d, axis=1) if w is None else d @ w) + w_total * log_tail
-                loss = dtype(1 - eps) * loss + dtype(eps / n_classes) * smooth
-            losses[rows] = np.where(valid, loss, 0)
+            if few:
+                np.copyto(grad[rows], e.T)
     return losses
 
 
@@ -394,5 +440,5 @@ def softmax_cross_entropy_grad(
         scale = 0.0 if pb.denominator == 0 else 1.0 / pb.denominator
     grad = np.empty_like(pb.z)
     _rows(pb, grad=grad, scale=scale)
-    moved = pb.batch_shape + (pb.z.shape[1],)
+    moved = (*pb.batch_shape, pb.z.shape[1])
     return np.moveaxis(grad.reshape(moved), -1, pb.axis)

@@ -56,7 +56,7 @@ def as_index_array(x: ArrayLike, name: str) -> NDArray[np.intp]:
                 f"`{name}` class indices must be whole numbers, got {a[tuple(where)]!r} "
                 f"at index {tuple(int(i) for i in where)}"
             )
-    return a.astype(np.intp)
+    return a.astype(np.intp, copy=False)
 
 
 def check_axis(a: NDArray[Any], axis: int, name: str) -> int:
@@ -64,11 +64,15 @@ def check_axis(a: NDArray[Any], axis: int, name: str) -> int:
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"`axis` must be an int, got {type(axis).__name__}")
     if a.ndim == 0:
-        raise ValueError(f"`{name}` must have at least one dimension (the class axis), got a scalar")
+        raise ValueError(
+            f"`{name}` must have at least one dimension (the class axis), got a scalar"
+        )
     if not -a.ndim <= axis < a.ndim:
         raise ValueError(f"`axis` {axis} is out of range for `{name}` with {a.ndim} dimension(s)")
     if a.shape[axis] == 0:
-        raise ValueError(f"`{name}` must have at least one class along axis {axis}, got shape {a.shape}")
+        raise ValueError(
+            f"`{name}` must have at least one class along axis {axis}, got shape {a.shape}"
+        )
     return int(axis) % a.ndim
 
 
@@ -79,7 +83,9 @@ def check_reduction(reduction: str) -> None:
         raise ValueError(f"`reduction` must be one of {valid}, got {reduction!r}")
 
 
-def check_real(value: Any, name: str, *, low: float | None = None, high: float | None = None) -> float:
+def check_real(
+    value: Any, name: str, *, low: float | None = None, high: float | None = None
+) -> float:
     """Return a real scalar option as float, checking `low <= value <= high` (NaN rejected)."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"`{name}` must be a real number, got {type(value).__name__}")
@@ -117,7 +123,9 @@ def check_broadcasts_to(a: NDArray[Any], shape: tuple[int, ...], name: str, to: 
     except ValueError:
         ok = False
     if not ok:
-        raise ValueError(f"`{name}` with shape {a.shape} does not broadcast to the shape {shape} of `{to}`")
+        raise ValueError(
+            f"`{name}` with shape {a.shape} does not broadcast to the shape {shape} of `{to}`"
+        )
 
 
 def _first(mask: NDArray[np.bool_]) -> tuple[int, ...]:
@@ -137,7 +145,9 @@ def check_nonnegative(a: NDArray[np.floating[Any]], name: str) -> None:
     bad = (a < 0) | np.isinf(a)
     if bad.any():
         at = _first(bad)
-        raise ValueError(f"`{name}` must be non-negative and finite, got {a[at].item()!r} at index {at}")
+        raise ValueError(
+            f"`{name}` must be non-negative and finite, got {a[at].item()!r} at index {at}"
+        )
 
 
 def distribution_tolerance(dtype: np.dtype[Any]) -> float:
@@ -167,6 +177,8 @@ def check_class_indices(
     target: NDArray[np.intp], n_classes: int, ignore_index: int | None, name: str = "target"
 ) -> None:
     """Raise unless every index is in [0, n_classes) or equals `ignore_index`."""
+    if target.size == 0 or (target.min() >= 0 and target.max() < n_classes):
+        return  # the usual case, in two passes; the masks below only to locate a bad index
     bad = (target < 0) | (target >= n_classes)
     if ignore_index is not None:
         bad &= target != ignore_index
