@@ -155,11 +155,6 @@ def test_binary_cross_entropy_certain_predictions_without_warning() -> None:
     np.testing.assert_allclose(out, [0.0, 0.0, np.inf, np.inf, np.inf, np.inf], rtol=0, atol=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a certain, right prediction costs -0.0 (from -(0 + 0) * w); the docstring example "
-    "prints '[inf  0.]', NumPy prints '[inf -0.]'; entropy() avoids -0.0 on purpose",
-)
 def test_binary_cross_entropy_zero_loss_is_positive_zero() -> None:
     out = xr.binary_cross_entropy([0.0, 1.0], [0.0, 1.0], reduction="none")
     np.testing.assert_allclose(out, 0.0, rtol=0, atol=0)

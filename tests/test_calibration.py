@@ -232,18 +232,7 @@ _EDGES = [
     (0.6, 5, 0.7, 2),  # decimal edges whose float is below the real edge, or rounds back
     (0.3, 10, 0.35, 4),
     (0.7, 10, 0.75, 2),
-    pytest.param(
-        0.28,
-        25,
-        0.30,
-        4,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="bins are ceil(conf * M) - 1: 0.28 * 25 rounds to 7.000000000000001, so the "
-            "confidence 0.28 = 7/25 lands in (0.28, 0.32], not (0.24, 0.28] as with Guo et al.'s "
-            "np.linspace edges and `conf <= upper`",
-        ),
-    ),
+    (0.28, 25, 0.30, 4),  # 0.28 * 25 rounds up to 7.000000000000001: edges come from linspace
 ]
 
 

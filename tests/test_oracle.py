@@ -33,16 +33,8 @@ CASES = ORACLE["cases"]
 RTOL = {"float64": 1e-13, "float32": 2e-6}
 CONDITIONED = {"entropy", "cross_entropy", "kl_divergence"}  # bound loosened by kappa
 
-# Wrong answers found by this oracle, reported to the lead; strict xfail, so a fix shows up.
-KNOWN_ISSUES = {
-    f"softmax_cross_entropy_grad/soft_masked/{red}/{dtype}": (
-        "probability targets: the gradient entry p_y - t_y of a confidently right one-hot row "
-        "(logits [46, 0, 0], target [1, 0, 0]) rounds to 0; exact -2.1e-20 (the class-index "
-        "path gets it right)"
-    )
-    for red in ("none", "mean", "sum")
-    for dtype in ("float64", "float32")
-}
+# Wrong answers found by this oracle get a strict xfail here until fixed (none open).
+KNOWN_ISSUES: dict[str, str] = {}
 
 
 def dyadic_hash(seed: int, n: int) -> np.ndarray:

@@ -341,11 +341,6 @@ def test_softmax_cross_entropy_zero_total_weight() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zero total weight with label_smoothing > 0: 'mean' gives inf (a positive sum / 0), "
-    "the docstring (and PyTorch 2.13) say NaN",
-)
 def test_softmax_cross_entropy_zero_total_weight_with_smoothing_is_nan() -> None:
     out = xr.softmax_cross_entropy(
         LOGITS, np.zeros(3, dtype=int), weight=[0.0, 1.0, 1.0], label_smoothing=0.1

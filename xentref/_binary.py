@@ -117,7 +117,8 @@ def binary_cross_entropy(
     with np.errstate(divide="ignore", invalid="ignore"):
         pos = np.where(y == 0, 0, y * np.log(p))  # 0 log 0 = 0
         neg = np.where(1 - y == 0, 0, (1 - y) * np.log1p(-p))  # log(1 - p), exact for small p
-    return reduce(-(pos + neg) * w, reduction)
+        loss = np.where(w == 0, 0, (0.0 - (pos + neg)) * w)  # weight 0 counts 0; 0.0 - x: no -0.0
+    return reduce(loss, reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -206,7 +207,8 @@ def binary_cross_entropy_with_logits(
         c_pos = beta * y
         pos = np.where(c_pos == 0, 0, c_pos * -log_sigmoid(z))  # softplus(-z)
         neg = np.where(1 - y == 0, 0, (1 - y) * -log_sigmoid(-z))  # softplus(z)
-    return reduce((pos + neg) * w, reduction)
+        loss = np.where(w == 0, 0, (pos + neg) * w)  # weight 0 counts 0, even next to inf
+    return reduce(loss, reduction)
 
 
 def binary_cross_entropy_with_logits_grad(

@@ -39,7 +39,8 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
         Held-out logits; class axis `axis`.
     target : array_like
         Class indices or class probabilities, as for
-        [softmax_cross_entropy][xentref.softmax_cross_entropy].
+        [softmax_cross_entropy][xentref.softmax_cross_entropy] with its defaults (so a class
+        index of -100 is ignored).
     axis : int, default -1
         The class axis.
 
@@ -54,7 +55,8 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     TypeError
         As for [softmax_cross_entropy][xentref.softmax_cross_entropy].
     ValueError
-        As for [softmax_cross_entropy][xentref.softmax_cross_entropy]; also when no finite
+        As for [softmax_cross_entropy][xentref.softmax_cross_entropy]; if there is no
+        example; or when no finite
         $T > 0$ minimises the loss: the logits are no better than uniform guessing (the
         loss keeps falling as $T \to \infty$), or they rank every target first by a margin
         (the loss keeps falling as $T \to 0$).
@@ -94,6 +96,8 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     z = as_float_array(logits, "logits").astype(np.float64)
     ax = check_axis(z, axis, "logits")
     softmax_cross_entropy(z, target, axis=ax)  # validates `target` against `logits`
+    if z.size == 0:
+        raise ValueError(f"`logits` must hold at least one example, got shape {z.shape}")
     if np.isnan(z).any():
         return float("nan")
 
@@ -214,6 +218,8 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
     if np.isnan(confidence).any():
         return float("nan")
     correct = (np.argmax(p, axis=1) == y).astype(np.float64)
-    bins = np.clip(np.ceil(confidence * m).astype(np.intp) - 1, 0, m - 1)
+    # Bin m holds (edges[m], edges[m + 1]], as in Guo et al.'s code (confidence <= upper edge).
+    edges = np.linspace(0.0, 1.0, m + 1)
+    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, m - 1)
     gaps = np.bincount(bins, weights=correct - confidence, minlength=m)  # sum per bin of acc - conf
     return float(np.sum(np.abs(gaps)) / p.shape[0])

@@ -106,5 +106,7 @@ def sigmoid_focal_loss(
     one_minus_pt = y * sigmoid(-z) + (1 - y) * sigmoid(z)
     loss = ce * one_minus_pt ** z.dtype.type(g)
     if a >= 0:
-        loss = loss * (z.dtype.type(a) * y + z.dtype.type(1 - a) * (1 - y))
+        alpha_t = z.dtype.type(a) * y + z.dtype.type(1 - a) * (1 - y)
+        with np.errstate(invalid="ignore"):
+            loss = np.where(alpha_t == 0, 0, loss * alpha_t)  # alpha_t = 0 counts 0, even at inf
     return reduce(loss, reduction)

@@ -197,7 +197,7 @@ def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> F
                 if pb.probs is not None:
                     losses[rows] = shift + _class_sum(a, ax) * log_tail
                     continue
-                loss = wy * (shift + log_tail)
+                loss = np.where(wy == 0, 0, wy * (shift + log_tail))  # weight 0 counts 0, even at inf
                 if eps > 0:  # sum_c w_c (-log p_c) = sum_c w_c (m - z_c) + W log1p(tail)
                     smooth += w_total * log_tail
                     loss = dtype(1 - eps) * loss + dtype(eps / n_classes) * smooth
@@ -205,8 +205,17 @@ def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> F
                 continue
             flat[at(k)] = 1  # now e_c = p_c (1 + tail)
             if pb.probs is not None:  # p * sum(a) - a
-                e *= np.expand_dims(_class_sum(a, ax) / (1 + tail), ax)
+                inv = 1 / (1 + tail)
+                e *= np.expand_dims(_class_sum(a, ax) * inv, ax)
                 e -= a
+                # At the argmax p_k ~ 1 and a_k ~ 1 may cancel: p_k sum(a) - a_k is exactly
+                # (sum_{c != k} a_c - a_k tail) / (1 + tail), with no difference of near-equals.
+                a_k = a[k, r] if few else a[r, k]
+                if few:
+                    a[k, r] = 0
+                else:
+                    a[r, k] = 0
+                flat[at(k)] = (_class_sum(a, ax) - a_k * tail) * inv
             else:  # p * ((1 - eps) w_y + eps W / C) - (1 - eps) w_y e_y - eps w / C
                 spread = dtype(eps / n_classes) * w_total if eps > 0 else dtype(0)
                 inv = 1 / (1 + tail)

@@ -214,5 +214,6 @@ def reduce(
     if reduction == "sum":
         return np.asarray(total)
     count = loss.size if denominator is None else denominator
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(total / loss.dtype.type(count))
+    if count == 0:  # a smoothed loss over zero total weight is NaN too, not inf
+        return np.asarray(np.nan, dtype=loss.dtype)
+    return np.asarray(total / loss.dtype.type(count))
