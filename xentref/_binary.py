@@ -134,7 +134,8 @@ def binary_cross_entropy_with_logits(
     With $p = \sigma(z)$ and positive-class weight $\beta$ (`pos_weight`):
 
     $$
-    \ell = w\,\big[\,\beta\, y\, \operatorname{softplus}(-z) + (1 - y)\operatorname{softplus}(z)\,\big],
+    \ell = w\,\big[\,\beta\, y\, \operatorname{softplus}(-z)
+      + (1 - y)\operatorname{softplus}(z)\,\big],
     \qquad \operatorname{softplus}(z) = \log(1 + e^{z}) = -\log \sigma(-z),
     $$
 
@@ -202,7 +203,9 @@ def binary_cross_entropy_with_logits(
     >>> print(binary_cross_entropy_with_logits([-np.inf, np.inf], [0.0, 1.0], reduction="none"))
     [0. 0.]
     """
-    z, y, (w, beta) = _inputs(logits, target, "logits", reduction, weight=weight, pos_weight=pos_weight)
+    z, y, (w, beta) = _inputs(
+        logits, target, "logits", reduction, weight=weight, pos_weight=pos_weight
+    )
     with np.errstate(invalid="ignore"):
         c_pos = beta * y
         pos = np.where(c_pos == 0, 0, c_pos * -log_sigmoid(z))  # softplus(-z)
@@ -219,7 +222,10 @@ def binary_cross_entropy_with_logits_grad(
     pos_weight: ArrayLike | None = None,
     reduction: str = "mean",
 ) -> FloatArray:
-    r"""Compute the gradient of [binary_cross_entropy_with_logits][xentref.binary_cross_entropy_with_logits] w.r.t. `logits`.
+    r"""Compute the gradient of the binary cross-entropy from logits with respect to `logits`.
+
+    The derivative of
+    [binary_cross_entropy_with_logits][xentref.binary_cross_entropy_with_logits]:
 
     $$
     \frac{\partial \ell}{\partial z} = w\,\big[(1 - y)\,\sigma(z) - \beta\, y\, \sigma(-z)\big]
@@ -279,7 +285,9 @@ def binary_cross_entropy_with_logits_grad(
     >>> print(binary_cross_entropy_with_logits_grad([40.0], [1.0], reduction="sum"))
     [-4.24835426e-18]
     """
-    z, y, (w, beta) = _inputs(logits, target, "logits", reduction, weight=weight, pos_weight=pos_weight)
+    z, y, (w, beta) = _inputs(
+        logits, target, "logits", reduction, weight=weight, pos_weight=pos_weight
+    )
     grad = ((1 - y) * sigmoid(z) - beta * y * sigmoid(-z)) * w
     grad = np.broadcast_to(grad, z.shape).astype(z.dtype, copy=True)
     return grad / z.dtype.type(z.size) if reduction == "mean" else grad

@@ -211,7 +211,9 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
     check_distribution(p, 1, "probs")
     y = as_index_array(target, "target")
     if y.shape != (p.shape[0],):
-        raise ValueError(f"`target` must have shape ({p.shape[0]},), one per row of `probs`, got {y.shape}")
+        raise ValueError(
+            f"`target` must have shape ({p.shape[0]},), one per row of `probs`, got {y.shape}"
+        )
     check_class_indices(y, p.shape[1], None)
     m = check_int(n_bins, "n_bins", low=1)
     confidence = np.max(p, axis=1)

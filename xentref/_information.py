@@ -99,10 +99,12 @@ def entropy(p: ArrayLike, axis: int = -1, base: float | None = None) -> FloatArr
     log_base = check_base(base)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(a == 0, 0, a * np.log(a))  # 0 log 0 = 0; NaN propagates
-    return (0.0 - np.sum(terms, axis=ax)) / a.dtype.type(log_base)  # 0.0 - x: no -0.0
+    return np.asarray((0.0 - np.sum(terms, axis=ax)) / a.dtype.type(log_base))  # no -0.0
 
 
-def cross_entropy(p: ArrayLike, q: ArrayLike, axis: int = -1, base: float | None = None) -> FloatArray:
+def cross_entropy(
+    p: ArrayLike, q: ArrayLike, axis: int = -1, base: float | None = None
+) -> FloatArray:
     r"""Compute the cross-entropy $H(p, q) = -\sum_k p_k \log q_k$ along `axis`.
 
     $$
@@ -168,7 +170,7 @@ def cross_entropy(p: ArrayLike, q: ArrayLike, axis: int = -1, base: float | None
     log_base = check_base(base)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(a == 0, 0, a * np.log(b))  # 0 log q = 0, even for q = 0
-    return (0.0 - np.sum(terms, axis=ax)) / a.dtype.type(log_base)  # 0.0 - x: no -0.0
+    return np.asarray((0.0 - np.sum(terms, axis=ax)) / a.dtype.type(log_base))  # no -0.0
 
 
 # Taylor coefficients of phi(r) = (1 + r) log1p(r) - r = sum_{k>=2} (-1)^k r^k / (k (k - 1)),
@@ -176,7 +178,9 @@ def cross_entropy(p: ArrayLike, q: ArrayLike, axis: int = -1, base: float | None
 _PHI_COEFFS = [(-1) ** j / ((j + 1) * (j + 2)) for j in range(16)]
 
 
-def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1, base: float | None = None) -> FloatArray:
+def kl_divergence(
+    p: ArrayLike, q: ArrayLike, axis: int = -1, base: float | None = None
+) -> FloatArray:
     r"""Compute the Kullback-Leibler divergence $D_{\mathrm{KL}}(p \,\|\, q)$ along `axis`.
 
     $$
@@ -267,4 +271,6 @@ def kl_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1, base: float | None
         terms = np.where(np.abs(r) <= 0.1, b * small * small * poly, a * log_ratio - d)
         terms = np.where(a == 0, b, terms)  # 0 log 0 = 0: only -d_k = q_k is left
     exact_sum_d = np.apply_along_axis(math.fsum, ax, d) if d.size else np.sum(d, axis=ax)
-    return (np.sum(terms, axis=ax) + exact_sum_d.astype(a.dtype)) / a.dtype.type(log_base)
+    return np.asarray(
+        (np.sum(terms, axis=ax) + exact_sum_d.astype(a.dtype)) / a.dtype.type(log_base)
+    )

@@ -197,7 +197,9 @@ def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> F
                 if pb.probs is not None:
                     losses[rows] = shift + _class_sum(a, ax) * log_tail
                     continue
-                loss = np.where(wy == 0, 0, wy * (shift + log_tail))  # weight 0 counts 0, even at inf
+                loss = np.where(
+                    wy == 0, 0, wy * (shift + log_tail)
+                )  # weight 0 counts 0, at inf too
                 if eps > 0:  # sum_c w_c (-log p_c) = sum_c w_c (m - z_c) + W log1p(tail)
                     smooth += w_total * log_tail
                     loss = dtype(1 - eps) * loss + dtype(eps / n_classes) * smooth
@@ -368,7 +370,9 @@ def softmax_cross_entropy_grad(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
 ) -> FloatArray:
-    r"""Compute the gradient of [softmax_cross_entropy][xentref.softmax_cross_entropy] w.r.t. `logits`.
+    r"""Compute the gradient of the softmax cross-entropy with respect to `logits`.
+
+    The derivative of [softmax_cross_entropy][xentref.softmax_cross_entropy].
 
     Analytic, same keywords and semantics as the loss; equal to PyTorch's autograd gradient
     of ``torch.nn.functional.cross_entropy``. For one position with target vector $a_n$

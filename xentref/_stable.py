@@ -224,7 +224,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     m = np.max(a, axis=ax, keepdims=True)
     with np.errstate(invalid="ignore", over="ignore"):
         e = np.exp(a - np.where(np.isfinite(m), m, 0))
-        return e / np.sum(e, axis=ax, keepdims=True)
+        return np.asarray(e / np.sum(e, axis=ax, keepdims=True))
 
 
 def sigmoid(x: ArrayLike) -> FloatArray:
@@ -275,7 +275,7 @@ def sigmoid(x: ArrayLike) -> FloatArray:
     """
     a = as_float_array(x, "x")
     e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+    return np.asarray(np.where(a >= 0, 1 / (1 + e), e / (1 + e)))
 
 
 def log_sigmoid(x: ArrayLike) -> FloatArray:
@@ -327,4 +327,4 @@ def log_sigmoid(x: ArrayLike) -> FloatArray:
     [-inf   0.]
     """
     a = as_float_array(x, "x")
-    return np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))
+    return np.asarray(np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a))))
