@@ -128,6 +128,20 @@ def _class_sum(x: NDArray[Any], axis: int) -> NDArray[Any]:
     return total
 
 
+def _log1p(x: FloatArray) -> FloatArray:
+    """``np.log1p(x)`` for x >= 0, correctly rounded in float32 and faster there.
+
+    NumPy's ``log1p`` calls the C library once per element (about 12 ns here, seven times its
+    vectorised ``log``). In float64, ``1 + x`` is exact for a float32 ``x >= 2**-29``, so
+    ``log(1 + x)`` in float64, rounded to float32, is ``log1p(x)`` correctly rounded (checked
+    against float64 ``log1p`` on 8 million points); below ``2**-29``, ``log1p(x)`` rounds to
+    ``x``. float64 input goes to ``np.log1p`` as it is.
+    """
+    if x.dtype != np.float32:
+        return np.log1p(x)
+    return np.where(x < 2.0**-29, x, np.log(1 + x.astype(np.float64))).astype(np.float32)
+
+
 def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> FloatArray:
     r"""Per-row losses; or, when `grad` (R, C) is given, fill it with `scale` * dloss/dz.
 
@@ -150,21 +164,23 @@ def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> F
     w_total = dtype(n_classes) if w is None else np.sum(w, dtype=z.dtype)
     losses = np.zeros(n_rows, dtype=z.dtype)
     blocks = _row_blocks(n_rows, n_classes * z.itemsize)
-    scratch = np.empty((0 if few or not blocks else blocks[0].stop, n_classes), dtype=z.dtype)
+    scratch = np.empty((blocks[0].stop if blocks else 0) * n_classes, dtype=z.dtype)
     classes = np.arange(n_classes, dtype=np.min_scalar_type(n_classes))[:, None]
+    plain = w is None and eps == 0 and pb.valid is not None and bool(np.all(pb.valid))
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for rows in blocks:
             n = rows.stop - rows.start
             r = np.arange(n)
             if few:
-                zc = d = z[rows].T.copy()
+                zc = d = scratch[: n * n_classes].reshape(n_classes, n)
+                np.copyto(d, z[rows].T)
                 m = np.max(zc, axis=0)
                 k = np.max((zc >= m) * classes, axis=0).astype(np.intp)  # a class at the maximum
             else:
                 zc = z[rows]
                 k = np.argmax(zc, axis=1)
                 m = zc[r, k]
-                d = grad[rows] if grad is not None else scratch[:n]
+                d = grad[rows] if grad is not None else scratch[: n * n_classes].reshape(n, -1)
 
             def at(c: NDArray[np.intp], n: int = n, r: NDArray[np.intp] = r) -> NDArray[np.intp]:
                 return c * n + r if few else r * n_classes + c
@@ -192,10 +208,13 @@ def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> F
             e = np.exp(d, out=d)
             flat[at(k)] = 0  # the largest term, exactly 1, is added back through log1p
             tail = _class_sum(e, ax)
-            log_tail = np.log1p(tail)
+            log_tail = _log1p(tail)
             if grad is None:
                 if pb.probs is not None:
                     losses[rows] = shift + _class_sum(a, ax) * log_tail
+                    continue
+                if plain:  # no weights, no smoothing, nothing ignored: the common case
+                    losses[rows] = shift + log_tail
                     continue
                 loss = np.where(
                     wy == 0, 0, wy * (shift + log_tail)
