@@ -99,16 +99,30 @@ def draw_log_loss() -> Figure:
     fig = _figure()
     ax = fig.add_subplot()
     ax.plot(q, loss, color=BLUE, label=r"$-\log q$")
-    for qi, offset in ((0.1, (10, 8)), (0.5, (10, 8)), (0.9, (-8, 30))):
+    # Labels sit at fixed data positions, clear of the curve and of each other (the q = 0.5
+    # and q = 0.9 labels are on different heights), each joined to its point by a thin line.
+    for qi, xy_text, ha in (
+        (0.1, (0.15, 2.75), "left"),
+        (0.5, (0.55, 1.45), "left"),
+        (0.9, (0.99, 0.8), "right"),
+    ):
         li = float(xentref.binary_cross_entropy(np.array([qi]), np.array([1.0]), reduction="sum"))
         ax.plot([qi], [li], "o", color=ORANGE, markersize=6)
         ax.annotate(
             f"q = {qi}: {li:.3f} nats",
             (qi, li),
-            xytext=offset,
-            textcoords="offset points",
-            ha="left" if offset[0] > 0 else "right",
+            xytext=xy_text,
+            textcoords="data",
+            ha=ha,
+            va="bottom",
             fontsize=10,
+            arrowprops={
+                "arrowstyle": "-",
+                "color": GREY,
+                "linewidth": 0.8,
+                "shrinkA": 1,
+                "shrinkB": 4,
+            },
         )
     ax.set(
         xlim=(0, 1.02),

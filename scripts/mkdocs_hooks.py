@@ -11,8 +11,11 @@ What they do, in build order:
    generated is committed.
 4. ``on_page_content``: give figure images their registered alt text, size and class.
 5. ``on_post_page``: render every arithmatex span/div with KaTeX (one ``node`` per page,
-   ``throwOnError``: malformed TeX fails the build, naming page and formula); drop the
-   nbconvert template's unused CDN Mermaid loader; reject any asset loaded from another origin.
+   ``throwOnError``: malformed TeX fails the build, naming page and formula). On notebook pages
+   also: give output images the alt text of their cell's ``metadata.alt``, typeset the Markdown
+   cells' math the same way, and prune the inlined JupyterLab CSS to the rules whose classes
+   occur on the page (575 KB -> about 120 KB). On every page: drop the nbconvert template's
+   unused CDN Mermaid loader; reject any asset loaded from another origin.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import tinycss2  # type: ignore[import-untyped]  # from nbconvert (bleach[css])
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
@@ -286,16 +290,49 @@ def _offline(output: str, page: Page) -> str:
     return output
 
 
+# --------------------------------------------------------------------------- notebook pages
+#
+# nbconvert's HTML needs three repairs: its images carry a placeholder alt text, its Markdown
+# math is left as raw TeX for a browser-side renderer, and it inlines all of JupyterLab's CSS
+# (575 KB) into the page. ``_notebook`` fixes all three at build time.
+
+_NB_WRAPPER = re.compile(r'<div class="jupyter-wrapper"[^>]*>')
+_NB_CELL = re.compile(r'<div\b[^>]*\bid="cell-id=([^"]+)"[^>]*>')
+_NB_PLACEHOLDER_ALT = 'alt="No description has been provided for this image"'
+_DIV_TAG = re.compile(r"<(/?)div\b[^>]*>", re.IGNORECASE)
 _NB_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 _NB_MATH = re.compile(
     r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|(?<![\\$])\$(?P<i1>[^$\n]+?)\$|\\\((?P<i2>.+?)\\\)",
     re.DOTALL,
 )
+# Text inside these elements is code, not Markdown math.
+_NO_MATH = {"code", "pre", "kbd", "samp", "script", "style", "textarea"}
+_TAG = re.compile(r"(<[^>]*>)")
+_TAG_NAME = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)")
 
 
-def _check_notebook_math(page: Page) -> None:
-    """Notebook math is typeset in the browser; check here that KaTeX accepts all of it."""
-    notebook = json.loads(Path(page.file.abs_src_path).read_text(encoding="utf-8"))
+def _element_end(text: str, start: int) -> int:
+    """End offset of the ``<div>`` that opens at ``start`` (nbconvert's output nests properly)."""
+    depth = 0
+    for match in _DIV_TAG.finditer(text, start):
+        depth += -1 if match.group(1) else 1
+        if depth == 0:
+            return match.end()
+    raise PluginError("notebook page: unbalanced <div> in nbconvert's output")
+
+
+def _notebook_cells(text: str, start: int, end: int) -> list[tuple[str, str, int, int]]:
+    """(cell id, opening tag, start, end) of each cell between ``start`` and ``end``."""
+    cells = []
+    for match in _NB_CELL.finditer(text, start, end):
+        cells.append(
+            (match.group(1), match.group(0), match.start(), _element_end(text, match.start()))
+        )
+    return cells
+
+
+def _source_math(notebook: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every formula in the notebook's Markdown cells (code spans and fences removed)."""
     items = []
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "markdown":
@@ -303,24 +340,207 @@ def _check_notebook_math(page: Page) -> None:
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         for match in _NB_MATH.finditer(_NB_CODE.sub("", source)):
             tex = next(group for group in match.groups() if group is not None)
-            items.append({"tex": tex.strip(), "display": match.group("d1") or match.group("d2")})
-    for item in items:
-        item["display"] = bool(item["display"])
-    if not items:
-        return
+            display = match.group("d1") is not None or match.group("d2") is not None
+            items.append({"tex": tex.strip(), "display": display})
+    return items
+
+
+def _html_math(cell_html: str) -> list[tuple[int, int, dict[str, Any]]]:
+    """(start, end, {tex, display}) of each formula in the text of a Markdown cell's HTML."""
+    found = []
+    skip: list[str] = []
+    offset = 0
+    for token in _TAG.split(cell_html):
+        if token.startswith("<"):
+            name = _TAG_NAME.match(token)
+            if name is not None and name.group(2).lower() in _NO_MATH:
+                if name.group(1):
+                    if skip and skip[-1] == name.group(2).lower():
+                        skip.pop()
+                elif not token.endswith("/>"):
+                    skip.append(name.group(2).lower())
+        elif not skip:
+            for match in _NB_MATH.finditer(token):
+                tex = next(group for group in match.groups() if group is not None)
+                display = match.group("d1") is not None or match.group("d2") is not None
+                item = {"tex": html.unescape(tex).strip(), "display": display}
+                found.append((offset + match.start(), offset + match.end(), item))
+        offset += len(token)
+    return found
+
+
+def _notebook_math(text: str, cells: list[tuple[str, str, int, int]], page: Page) -> str:
+    """Typeset the Markdown cells' math with KaTeX (as for Markdown pages: no script needed)."""
+    spans = []
+    for _cell_id, tag, start, end in cells:
+        if "jp-MarkdownCell" in tag:
+            spans += [(start + a, start + b, item) for a, b, item in _html_math(text[start:end])]
+    source = _source_math(json.loads(Path(str(page.file.abs_src_path)).read_text(encoding="utf-8")))
+    if [item["tex"] for _, _, item in spans] != [item["tex"] for item in source]:
+        raise PluginError(
+            f"{page.file.src_uri}: the Markdown cells hold {len(source)} formula(s), the "
+            f"converted page {len(spans)}: the Markdown conversion changed some (escape them)"
+        )
+    if not spans:
+        return text
+    items = [item for _, _, item in spans]
+    rendered = _render_math(items, page)
     errors = [
         f"  {item['tex']!r}\n    {out['error']}"
-        for item, out in zip(items, _render_math(items, page), strict=True)
+        for item, out in zip(items, rendered, strict=True)
         if "error" in out
     ]
     if errors:
         raise PluginError(
             f"{page.file.src_uri}: bad TeX in {len(errors)} formula(s):\n" + "\n".join(errors)
         )
+    pieces, last = [], 0
+    for (start, end, _item), out in zip(spans, rendered, strict=True):
+        pieces += [text[last:start], out["html"]]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _notebook_alt(text: str, cells: list[tuple[str, str, int, int]], page: Page) -> str:
+    """Alt text of output images from their cell's ``metadata.alt`` (a string, or one per image).
+
+    The key is the one nbconvert's classic template reads; its lab template (the one
+    mkdocs-jupyter extends) ignores it and writes a placeholder instead. A drawing cell without
+    alt text, or alt text without an image, fails the build.
+    """
+    notebook = json.loads(Path(str(page.file.abs_src_path)).read_text(encoding="utf-8"))
+    alts = {cell.get("id"): cell.get("metadata", {}).get("alt") for cell in notebook["cells"]}
+    problems, pieces, last = [], [], 0
+    for cell_id, _tag, start, end in cells:
+        count = text.count(_NB_PLACEHOLDER_ALT, start, end)
+        alt = alts.get(cell_id)
+        wanted = [alt] if isinstance(alt, str) else list(alt or [])
+        if count != len(wanted):
+            problems.append(f"cell {cell_id!r}: {count} image(s), {len(wanted)} alt text(s)")
+            continue
+        for value in wanted:
+            at = text.index(_NB_PLACEHOLDER_ALT, start, end)
+            pieces += [text[last:at], f'alt="{html.escape(value, quote=True)}"']
+            last = start = at + len(_NB_PLACEHOLDER_ALT)
+    if problems:
+        raise PluginError(
+            f"{page.file.src_uri}: give every image a cell `metadata.alt`:\n  "
+            + "\n  ".join(problems)
+        )
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+# JupyterLab state classes never occur in a static page; these are added at run time by
+# Material (tables are wrapped in a scrolling box) and must keep their rules.
+_RUNTIME_CLASSES = {"md-typeset__scrollwrap", "md-typeset__table"}
+_STYLE = re.compile(r"(<style\b[^>]*>)(.*?)(</style>)", re.DOTALL | re.IGNORECASE)
+_CLASS_ATTR = re.compile(r'\bclass="([^"]*)"')
+_CSS_CLASS = re.compile(r"\.(-?[_a-zA-Z][\w-]*)")
+_CSS_GROUPING = {"media", "supports", "container", "layer"}
+
+
+def _selector_may_match(selector: str, classes: set[str]) -> bool:
+    """False only if the selector needs a class that no element of the page has."""
+    if "\\" in selector:
+        return True  # escaped characters in class names: keep rather than guess
+    bare = re.sub(r"\[[^\]]*\]", "", selector)
+    while "(" in bare:  # :not(.x), :is(...), :nth-child(2n): no requirement taken from them
+        stripped = re.sub(r"\([^()]*\)", "", bare)
+        if stripped == bare:
+            return True
+        bare = stripped
+    return all(name in classes for name in _CSS_CLASS.findall(bare))
+
+
+def _split_selectors(prelude: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in prelude:
+        depth += char in "(["
+        depth -= char in ")]"
+        if char == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [part for part in parts if part]
+
+
+def _prune_rules(rules: list[Any], classes: set[str]) -> list[str]:
+    kept = []
+    for rule in rules:
+        if rule.type == "qualified-rule":
+            selectors = _split_selectors(tinycss2.serialize(rule.prelude))
+            live = [s for s in selectors if _selector_may_match(s, classes)]
+            if live:
+                kept.append(",".join(live) + "{" + tinycss2.serialize(rule.content).strip() + "}")
+        elif rule.type == "at-rule":
+            keyword = rule.lower_at_keyword
+            if keyword == "charset":
+                continue  # not allowed inside <style>
+            if keyword in _CSS_GROUPING and rule.content is not None:
+                inner = _prune_rules(
+                    tinycss2.parse_rule_list(
+                        rule.content, skip_comments=True, skip_whitespace=True
+                    ),
+                    classes,
+                )
+                if inner:
+                    prelude = tinycss2.serialize(rule.prelude).strip()
+                    kept.append(f"@{rule.at_keyword} {prelude}{{{''.join(inner)}}}")
+            else:
+                kept.append(tinycss2.serialize([rule]).strip())
+    return kept
+
+
+def _prune_css(css: str, classes: set[str]) -> str:
+    """Drop the rules (and @keyframes) that cannot apply to a page with these classes."""
+    rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
+    kept = _prune_rules(rules, classes)
+    body = "".join(rule for rule in kept if not rule.lower().startswith(("@keyframes", "@-")))
+    for rule in kept:  # keyframes survive only if a kept rule names them
+        match = re.match(r"@(?:-\w+-)?keyframes\s+([\w-]+)", rule, re.IGNORECASE)
+        if match is not None and re.search(rf"\b{re.escape(match.group(1))}\b", body):
+            body += rule
+    return body
+
+
+def _notebook_css(text: str) -> str:
+    """Prune the JupyterLab stylesheets that nbconvert inlines to the rules this page uses."""
+    classes = set(_RUNTIME_CLASSES)
+    for value in _CLASS_ATTR.findall(_STYLE.sub("", text)):
+        classes.update(value.split())
+
+    def prune(match: re.Match[str]) -> str:
+        css = match.group(2)
+        if not re.search(r"\.(?:jupyter-wrapper|jp-|highlight-ipynb)", css):
+            return match.group(0)
+        pruned = _prune_css(css, classes)
+        return match.group(1) + pruned + match.group(3) if pruned else ""
+
+    return _STYLE.sub(prune, text)
+
+
+def _notebook(output: str, page: Page) -> str:
+    wrapper = _NB_WRAPPER.search(output)
+    if wrapper is None:
+        raise PluginError(f"{page.file.src_uri}: no .jupyter-wrapper in the converted notebook")
+    end = _element_end(output, wrapper.start())
+    cells = _notebook_cells(output, wrapper.end(), end)
+    output = _notebook_alt(output, cells, page)
+    cells = _notebook_cells(output, wrapper.end(), _element_end(output, wrapper.start()))
+    output = _notebook_math(output, cells, page)
+    # Mark the notebook as typeset, so assets/js/math.js loads no KaTeX for it.
+    output = output.replace(wrapper.group(0), wrapper.group(0)[:-1] + ' data-xr-math="static">', 1)
+    return _notebook_css(output)
 
 
 def on_post_page(output: str, page: Page, config: MkDocsConfig) -> str:
     output = _katex(output, page)
     if page.file.src_uri.endswith(".ipynb"):
-        _check_notebook_math(page)
+        output = _notebook(output, page)
     return _offline(output, page)

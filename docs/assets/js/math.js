@@ -1,12 +1,12 @@
 /*
- * Math on notebook pages.
+ * Fallback math for notebook pages.
  *
- * Markdown and docstring math is rendered to HTML + MathML at build time by the KaTeX hook
- * (scripts/mkdocs_hooks.py), so ordinary pages need no script. Notebook pages are converted
- * by nbconvert, which leaves $...$ as raw text: on those pages only (inside .jupyter-wrapper),
- * load the KaTeX copy served by this site and run its auto-render extension. It runs on
- * Material's document$ so that instant navigation typesets each page it swaps in, and it
- * skips anything already rendered, so running it twice is harmless.
+ * All math, notebook Markdown cells included, is rendered to HTML + MathML at build time by
+ * the KaTeX hook (scripts/mkdocs_hooks.py), which marks each notebook it typeset with
+ * data-xr-math="static"; such pages load no KaTeX script (273 KB). Only a notebook the hook
+ * did not typeset (an unmarked .jupyter-wrapper) gets the KaTeX copy served by this site and
+ * its auto-render extension. It runs on Material's document$ so that instant navigation
+ * typesets each page it swaps in, and it skips anything already rendered.
  */
 (function () {
   "use strict";
@@ -31,7 +31,7 @@
   }
 
   function typeset() {
-    var roots = document.querySelectorAll(".jupyter-wrapper");
+    var roots = document.querySelectorAll(".jupyter-wrapper:not([data-xr-math])");
     if (!roots.length) return;
     ready().then(function () {
       roots.forEach(function (root) {
