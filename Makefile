@@ -26,6 +26,12 @@ setup: $(STAMP)
 torch: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 
+## Benchmark against NumPy, SciPy, scikit-learn and PyTorch (about 6 minutes): rewrites
+## scripts/bench_results.json, which docs/evidence/performance.md is drawn from.
+bench: torch
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --group bench
+	$(BIN)/python scripts/bench.py --out scripts/bench_results.json
+
 ## The whole test suite: unit, doctests (package and pages), theorems, oracle, parity, site.
 test: setup $(if $(WITH_TORCH),torch)
 	$(BIN)/python -m pytest
