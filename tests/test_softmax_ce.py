@@ -682,3 +682,30 @@ def test_softmax_cross_entropy_blocked_path_with_class_axis(
     np.testing.assert_allclose(
         xr.softmax_cross_entropy_grad(_Z4, _Y4, axis=1), grad, rtol=0, atol=0
     )
+
+
+def test_float32_log1p_is_correctly_rounded() -> None:
+    """The float32 `_log1p` (float64 log of an exact 1 + x) equals float64 log1p rounded.
+
+    Points: 0, subnormals, both sides of the 2**-29 switch, a dense run over [0, 2] and a
+    log-uniform spread up to 1e6 (a row's tail sum is at most the number of classes).
+    """
+    rng = np.random.default_rng(20261123)
+    switch = np.float32(2.0**-29)
+    x = np.concatenate(
+        [
+            np.array([0.0, 1e-45, 1e-40, 1e-30], dtype=np.float32),
+            np.nextafter(switch, np.float32(0)) * np.ones(1, np.float32),
+            switch * np.arange(0.5, 8, 2**-12, dtype=np.float32),
+            np.arange(0, 2, 2**-16, dtype=np.float32),
+            (10 ** rng.uniform(-45, 6, 200_000)).astype(np.float32),
+        ]
+    )
+    expected = np.log1p(x.astype(np.float64)).astype(np.float32)
+    got = sce._log1p(x)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(sce._log1p(np.array([np.nan], dtype=np.float32)))[0]
+    x64 = x.astype(np.float64)
+    np.testing.assert_array_equal(sce._log1p(x64), np.log1p(x64))
