@@ -642,16 +642,9 @@ def _svg(name: str) -> str:
 
     fig_mod = _load_figures_module()
     draw, title = DRAWINGS[name]
+    buf = io.StringIO()
     with plt.rc_context(fig_mod.RC):
-        fig = draw(fig_mod)
-        buf = io.StringIO()
-        fig.savefig(
-            buf,
-            format="svg",
-            transparent=True,
-            metadata={"Date": None, "Creator": None, "Title": title},
-        )
-        plt.close(fig)
+        fig_mod.write_svg(draw(fig_mod), buf, title)
     return buf.getvalue()
 
 

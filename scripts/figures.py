@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -522,19 +523,26 @@ FIGURES: dict[str, FigureSpec] = {
 }
 
 
+def write_svg(fig: Figure, target: Any, title: str, description: str | None = None) -> None:
+    """Save ``fig`` as an SVG with no date or creator (same bytes every build), then close it.
+
+    Call it inside ``plt.rc_context(RC)``, which fixes the SVG hash salt and draws text as paths.
+    ``target`` is a path or a text stream.
+    """
+    metadata = {"Date": None, "Creator": None, "Title": title}
+    if description is not None:
+        metadata["Description"] = description
+    fig.savefig(target, format="svg", transparent=True, metadata=metadata)
+    plt.close(fig)
+
+
 def save(name: str, out_dir: Path) -> dict[str, object]:
     """Draw one registered figure into ``out_dir/<name>.svg`` and return its manifest entry."""
     spec = FIGURES[name]
     with plt.rc_context(RC):
         fig = spec.draw()
         width, height = fig.get_size_inches()
-        fig.savefig(
-            out_dir / f"{name}.svg",
-            format="svg",
-            transparent=True,
-            metadata={"Date": None, "Creator": None, "Title": spec.title, "Description": spec.alt},
-        )
-        plt.close(fig)
+        write_svg(fig, out_dir / f"{name}.svg", spec.title, spec.alt)
     return {
         "title": spec.title,
         "alt": spec.alt,

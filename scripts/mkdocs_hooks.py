@@ -217,6 +217,21 @@ def _render_math(items: list[dict[str, Any]], page: Page) -> list[dict[str, str]
     return rendered
 
 
+def _render_checked(items: list[dict[str, Any]], page: Page) -> list[dict[str, Any]]:
+    """`_render_math`, failing the build with page and formula if KaTeX rejects any of them."""
+    rendered = _render_math(items, page)
+    errors = [
+        f"  {item['tex']!r}\n    {out['error']}"
+        for item, out in zip(items, rendered, strict=True)
+        if "error" in out
+    ]
+    if errors:
+        raise PluginError(
+            f"{page.file.src_uri}: bad TeX in {len(errors)} formula(s):\n" + "\n".join(errors)
+        )
+    return rendered
+
+
 def _katex(output: str, page: Page) -> str:
     matches = list(_MATH.finditer(output))
     if not matches:
@@ -228,16 +243,7 @@ def _katex(output: str, page: Page) -> str:
         if raw.startswith(left) and raw.endswith(right):
             raw = raw[len(left) : -len(right)]
         items.append({"tex": raw.strip(), "display": tag == "div"})
-    rendered = _render_math(items, page)
-    errors = [
-        f"  {item['tex']!r}\n    {out['error']}"
-        for item, out in zip(items, rendered, strict=True)
-        if "error" in out
-    ]
-    if errors:
-        raise PluginError(
-            f"{page.file.src_uri}: bad TeX in {len(errors)} formula(s):\n" + "\n".join(errors)
-        )
+    rendered = _render_checked(items, page)
     pieces, last = [], 0
     for match, out in zip(matches, rendered, strict=True):
         tag = match.group(1)
@@ -369,13 +375,15 @@ def _html_math(cell_html: str) -> list[tuple[int, int, dict[str, Any]]]:
     return found
 
 
-def _notebook_math(text: str, cells: list[tuple[str, str, int, int]], page: Page) -> str:
+def _notebook_math(
+    text: str, cells: list[tuple[str, str, int, int]], notebook: dict[str, Any], page: Page
+) -> str:
     """Typeset the Markdown cells' math with KaTeX (as for Markdown pages: no script needed)."""
     spans = []
     for _cell_id, tag, start, end in cells:
         if "jp-MarkdownCell" in tag:
             spans += [(start + a, start + b, item) for a, b, item in _html_math(text[start:end])]
-    source = _source_math(json.loads(Path(str(page.file.abs_src_path)).read_text(encoding="utf-8")))
+    source = _source_math(notebook)
     if [item["tex"] for _, _, item in spans] != [item["tex"] for item in source]:
         raise PluginError(
             f"{page.file.src_uri}: the Markdown cells hold {len(source)} formula(s), the "
@@ -384,16 +392,7 @@ def _notebook_math(text: str, cells: list[tuple[str, str, int, int]], page: Page
     if not spans:
         return text
     items = [item for _, _, item in spans]
-    rendered = _render_math(items, page)
-    errors = [
-        f"  {item['tex']!r}\n    {out['error']}"
-        for item, out in zip(items, rendered, strict=True)
-        if "error" in out
-    ]
-    if errors:
-        raise PluginError(
-            f"{page.file.src_uri}: bad TeX in {len(errors)} formula(s):\n" + "\n".join(errors)
-        )
+    rendered = _render_checked(items, page)
     pieces, last = [], 0
     for (start, end, _item), out in zip(spans, rendered, strict=True):
         pieces += [text[last:start], out["html"]]
@@ -402,14 +401,15 @@ def _notebook_math(text: str, cells: list[tuple[str, str, int, int]], page: Page
     return "".join(pieces)
 
 
-def _notebook_alt(text: str, cells: list[tuple[str, str, int, int]], page: Page) -> str:
+def _notebook_alt(
+    text: str, cells: list[tuple[str, str, int, int]], notebook: dict[str, Any], page: Page
+) -> str:
     """Alt text of output images from their cell's ``metadata.alt`` (a string, or one per image).
 
     The key is the one nbconvert's classic template reads; its lab template (the one
     mkdocs-jupyter extends) ignores it and writes a placeholder instead. A drawing cell without
     alt text, or alt text without an image, fails the build.
     """
-    notebook = json.loads(Path(str(page.file.abs_src_path)).read_text(encoding="utf-8"))
     alts = {cell.get("id"): cell.get("metadata", {}).get("alt") for cell in notebook["cells"]}
     problems, pieces, last = [], [], 0
     for cell_id, _tag, start, end in cells:
@@ -531,9 +531,10 @@ def _notebook(output: str, page: Page) -> str:
         raise PluginError(f"{page.file.src_uri}: no .jupyter-wrapper in the converted notebook")
     end = _element_end(output, wrapper.start())
     cells = _notebook_cells(output, wrapper.end(), end)
-    output = _notebook_alt(output, cells, page)
+    notebook = json.loads(Path(str(page.file.abs_src_path)).read_text(encoding="utf-8"))
+    output = _notebook_alt(output, cells, notebook, page)
     cells = _notebook_cells(output, wrapper.end(), _element_end(output, wrapper.start()))
-    output = _notebook_math(output, cells, page)
+    output = _notebook_math(output, cells, notebook, page)
     # Mark the notebook as typeset, so assets/js/math.js loads no KaTeX for it.
     output = output.replace(wrapper.group(0), wrapper.group(0)[:-1] + ' data-xr-math="static">', 1)
     return _notebook_css(output)
