@@ -351,7 +351,7 @@ class CopyFile:
     name: str
     text: str
     definitions: list[Symbol]  # in file order; the function itself included
-    for_examples: list[str]  # public names included only because an example imports them
+    for_examples: list[str]  # public functions included only because an example imports them
     page: str | None  # site URL path of its reference entry
 
     @property
@@ -489,7 +489,7 @@ def _header(name: str, version: str, page: str | None, for_examples: list[str]) 
         lines.append(f"# Its page on the xentref site: {page}")
     if for_examples:
         listed = ", ".join(f"`{n}`" for n in for_examples)
-        lines.append(f"# Included only because the examples use it: {listed}.")
+        lines.append(f"# Included only because the examples use them: {listed}.")
     lines += ["#", f"# SPDX-License-Identifier: MIT. {COPYRIGHT}.", "#"]
     lines += [f"# {line}" if line else "#" for line in MIT_NOTICE.splitlines()]
     return "\n".join(lines)
@@ -510,6 +510,7 @@ def generate(
     roots = [init.internal[name]]
     needed = _closure(package, roots, externals)
     code_only = {s.name for s in needed}
+    example_roots: set[str] = set()
     while True:  # names the examples import are needed too, with what they need
         wanted = []
         for symbol in needed:
@@ -520,11 +521,13 @@ def generate(
                         "which is not public"
                     )
                 wanted.append(init.internal[imported])
+                if imported not in code_only:
+                    example_roots.add(imported)
         extra = [w for w in wanted if package.resolve(w) not in needed]
         if not extra:
             break
         needed = _closure(package, [*needed, *extra], externals)
-    for_examples = sorted({s.name for s in needed} - code_only)
+    for_examples = sorted(example_roots)
 
     rank = {module: i for i, module in enumerate(package.order)}
     by_name: dict[str, Symbol] = {}

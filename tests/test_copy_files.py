@@ -833,7 +833,7 @@ def test_generator_includes_what_examples_import(tmp_path: Path) -> None:
     )
     copy = copy_files.generate("f", package, {})
     assert copy.for_examples == ["helper"]
-    assert "Included only because the examples use it: `helper`" in copy.text
+    assert "Included only because the examples use them: `helper`" in copy.text
 
 
 @pytest.mark.parametrize(
