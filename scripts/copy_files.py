@@ -170,7 +170,8 @@ def _docstrings(node: ast.AST) -> list[str]:
 
 def _start_line(node: ast.stmt, lines: list[str]) -> int:
     """First line of a statement, with its decorators and the comment block just above it."""
-    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+    decorators: list[ast.expr] = getattr(node, "decorator_list", [])
+    start = min([node.lineno] + [d.lineno for d in decorators])
     while start > 1 and lines[start - 2].lstrip().startswith("#"):
         start -= 1
     return start
