@@ -231,6 +231,28 @@ def _softmax_ce_cases() -> list[Case]:
                     (f"many-probs-{tag}", (_Z_MANY, _T_MANY), many),
                     (f"many-f32-{tag}", (_Z_MANY.astype(np.float32), _Y_MANY), many),
                 ]
+    for zl, cap in ((1e-4, None), (0.0, 30.0), (0.01, 5.0)):
+        for reduction in ("none", "mean", "sum"):
+            tag = f"zloss{zl}-softcap{cap}-{reduction}"
+            options = {"z_loss": zl, "softcap": cap, "reduction": reduction}
+            cases += [
+                (f"index-{tag}", (_Z, _Y), {**options, "weight": _W, "label_smoothing": 0.1}),
+                (f"probs-{tag}", (_Z, _T_SOFT), {**options, "label_smoothing": 0.2}),
+                (f"masked-{tag}", (_Z_MASKED, _Y_MASKED), options),
+                (f"many-f32-{tag}", (_Z_MANY.astype(np.float32), _Y_MANY), options),
+                (f"huge-{tag}", ([[1e4, -1e4, 0.0], [700.0, 0.0, -inf]], [1, 0]), options),
+            ]
+    cases += [
+        ("bad-z-loss-negative", (_Z, _Y), {"z_loss": -1e-4}),
+        ("bad-z-loss-inf", (_Z, _Y), {"z_loss": inf}),
+        ("bad-z-loss-nan", (_Z, _Y), {"z_loss": nan}),
+        ("bad-z-loss-string", (_Z, _Y), {"z_loss": "0.1"}),
+        ("bad-softcap-zero", (_Z, _Y), {"softcap": 0.0}),
+        ("bad-softcap-negative", (_Z, _Y), {"softcap": -30.0}),
+        ("bad-softcap-inf", (_Z, _Y), {"softcap": inf}),
+        ("bad-softcap-bool", (_Z, _Y), {"softcap": True}),
+        ("bad-softcap-string", (_Z, _Y), {"softcap": "30"}),
+    ]
     big_z = _rng.normal(size=(3000, 50)) * 5  # more than BLOCK_BYTES: several blocks
     big_few = _rng.normal(size=(70000, 2)) * 5
     cases += [
