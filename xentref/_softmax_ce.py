@@ -140,6 +140,27 @@ def _labels(
     return _Labels(y_ok, w, mask), float(np.sum(w, dtype=dtype))
 
 
+def _target_shape(target: ArrayLike) -> tuple[int, ...]:
+    if target is None:
+        raise TypeError("`target` must be class indices or class probabilities, got None")
+    try:
+        return np.shape(target)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"`target` must be a rectangular array of numbers: {exc}") from None
+
+
+def _probabilities(target: ArrayLike, dtype: Any, axis: int, ignore_index: int) -> _Probs:
+    """Class-probability targets as `_Probs`, class axis last, rows flattened."""
+    if ignore_index >= 0:
+        raise ValueError(
+            f"`ignore_index` applies only to class-index targets, got {ignore_index} "
+            "with probability targets (as in PyTorch)"
+        )
+    t = as_float_array(target, "target").astype(dtype, copy=False)
+    check_distribution(t, axis, "target")
+    return _Probs(np.moveaxis(t, axis, -1).reshape(-1, t.shape[axis]))
+
+
 def _prepare(
     logits: ArrayLike,
     target: ArrayLike,
@@ -159,23 +180,11 @@ def _prepare(
     n_classes = z.shape[ax]
     options = _options(weight, n_classes, z.dtype, label_smoothing, z_loss, softcap)
     batch_shape = z.shape[:ax] + z.shape[ax + 1 :]
-    if target is None:
-        raise TypeError("`target` must be class indices or class probabilities, got None")
-    try:
-        shape = np.shape(target)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"`target` must be a rectangular array of numbers: {exc}") from None
+    shape = _target_shape(target)
     rows = int(np.prod(batch_shape, dtype=np.int64))
     z2 = np.moveaxis(z, ax, -1).reshape(rows, n_classes)
-    if shape == z.shape:  # class probabilities
-        if ignore_index >= 0:
-            raise ValueError(
-                f"`ignore_index` applies only to class-index targets, got {ignore_index} "
-                "with probability targets (as in PyTorch)"
-            )
-        t = as_float_array(target, "target").astype(z.dtype, copy=False)
-        check_distribution(t, ax, "target")
-        probs = _Probs(np.moveaxis(t, ax, -1).reshape(rows, n_classes))
+    if shape == z.shape:
+        probs = _probabilities(target, z.dtype, ax, ignore_index)
         return _Problem(z2, probs, options, batch_shape, ax, float(rows))
     if shape != batch_shape:
         raise ValueError(
@@ -217,7 +226,11 @@ class _Block(NamedTuple):
 
     def put(self, c: NDArray[np.intp], values: ArrayLike, a: NDArray[Any] | None = None) -> None:
         """x[n, c_n] = values_n for each row n (or into `a`, laid out like x)."""
-        np.put(self.x if a is None else a, self._flat(c), values)
+        a = self.x if a is None else a
+        if a.flags.c_contiguous:  # a view: assign through it, three times faster than np.put
+            a.reshape(-1)[self._flat(c)] = values
+        else:
+            np.put(a, self._flat(c), values)
 
     def per_row(self, v: ArrayLike) -> NDArray[Any]:
         """A value per row, shaped to broadcast against x."""
@@ -353,7 +366,8 @@ def _index_linear(
 
 def _probs_target(b: _Block, t: _Probs, o: _Options, n_classes: int) -> NDArray[Any]:
     r"""The target vector $a_c = w_c ((1 - \varepsilon) t_c + \varepsilon / C)$, in block layout."""
-    a = b.layout(t.t) * (1 - o.eps) + o.eps / n_classes
+    a: NDArray[Any] = np.multiply(b.layout(t.t), 1 - o.eps, order="C")
+    a += o.eps / n_classes
     if o.weight is not None:
         a *= b.per_class(o.weight)
     return a
