@@ -104,8 +104,15 @@ def _options(
     label_smoothing: float,
     z_loss: float,
     softcap: float | None,
+    *,
+    for_mean: bool = False,
 ) -> _Options:
-    """Check the options that do not depend on the target."""
+    """Check the options that do not depend on the target.
+
+    With `for_mean`, weights of $2^{64}$ and more are scaled by a power of two so that the
+    largest is about 1: exact, and a "mean" (loss and gradient) does not change, but no sum
+    of weights overflows (weights of 1e308 have a finite mean).
+    """
     eps = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
     zl = check_real(z_loss, "z_loss")
     if not 0 <= zl < np.inf:
@@ -119,7 +126,11 @@ def _options(
     if w.shape != (n_classes,):
         raise ValueError(f"`weight` must have shape ({n_classes},), one per class, got {w.shape}")
     check_nonnegative(w, "weight")
-    return _Options(w, float(np.sum(w, dtype=dtype)), eps, zl, cap)
+    largest = np.max(w, initial=0)
+    if for_mean and largest >= 2.0**64:
+        w = np.ldexp(w, -int(np.frexp(largest)[1]))  # exact: a power of two
+    with np.errstate(over="ignore"):  # weights of 1e308: W is inf, and so are the losses
+        return _Options(w, float(np.sum(w, dtype=dtype)), eps, zl, cap)
 
 
 def _labels(
@@ -137,7 +148,8 @@ def _labels(
         w = None if mask is None else mask.astype(dtype)
         return _Labels(y_ok, w, mask), float(np.count_nonzero(valid))
     w = np.where(valid, options.weight[y_ok], 0).astype(dtype, copy=False)
-    return _Labels(y_ok, w, mask), float(np.sum(w, dtype=dtype))
+    with np.errstate(over="ignore"):
+        return _Labels(y_ok, w, mask), float(np.sum(w, dtype=dtype))
 
 
 def _target_shape(target: ArrayLike) -> tuple[int, ...]:
@@ -178,7 +190,9 @@ def _prepare(
     check_reduction(reduction)
     ignore_index = check_int(ignore_index, "ignore_index")
     n_classes = z.shape[ax]
-    options = _options(weight, n_classes, z.dtype, label_smoothing, z_loss, softcap)
+    options = _options(
+        weight, n_classes, z.dtype, label_smoothing, z_loss, softcap, for_mean=reduction == "mean"
+    )
     batch_shape = z.shape[:ax] + z.shape[ax + 1 :]
     shape = _target_shape(target)
     rows = int(np.prod(batch_shape, dtype=np.int64))
