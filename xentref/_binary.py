@@ -114,7 +114,7 @@ def binary_cross_entropy(
     """
     p, y, (w,) = _inputs(probs, target, "probs", reduction, weight=weight)
     check_in_unit_interval(p, "probs")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a weight of 1e308
         pos = np.where(y == 0, 0, y * np.log(p))  # 0 log 0 = 0
         neg = np.where(1 - y == 0, 0, (1 - y) * np.log1p(-p))  # log(1 - p), exact for small p
         loss = np.where(w == 0, 0, (0.0 - (pos + neg)) * w)  # weight 0 counts 0; 0.0 - x: no -0.0
@@ -206,7 +206,7 @@ def binary_cross_entropy_with_logits(
     z, y, (w, beta) = _inputs(
         logits, target, "logits", reduction, weight=weight, pos_weight=pos_weight
     )
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # loss * 1e308 is inf, no warning
         c_pos = beta * y
         pos = np.where(c_pos == 0, 0, c_pos * -log_sigmoid(z))  # softplus(-z)
         neg = np.where(1 - y == 0, 0, (1 - y) * -log_sigmoid(-z))  # softplus(z)
@@ -288,6 +288,7 @@ def binary_cross_entropy_with_logits_grad(
     z, y, (w, beta) = _inputs(
         logits, target, "logits", reduction, weight=weight, pos_weight=pos_weight
     )
-    grad = ((1 - y) * sigmoid(z) - beta * y * sigmoid(-z)) * w
+    with np.errstate(over="ignore"):  # huge weights: an infinite gradient, no warning
+        grad = ((1 - y) * sigmoid(z) - beta * y * sigmoid(-z)) * w
     grad = np.broadcast_to(grad, z.shape).astype(z.dtype, copy=True)
     return grad / z.dtype.type(z.size) if reduction == "mean" else grad

@@ -169,7 +169,8 @@ def cross_entropy(
     a, b, ax = _distributions(p, q, axis)
     log_base = check_base(base)
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(a == 0, 0, a * np.log(b))  # 0 log q = 0, even for q = 0
+        # 0 log q = 0, even for q = 0; but a NaN in q is data and propagates (NaN in, NaN out)
+        terms = np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b))
     return np.asarray((0.0 - np.sum(terms, axis=ax)) / a.dtype.type(log_base))  # no -0.0
 
 

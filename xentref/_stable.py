@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xentref._validation import as_float_array, check_axis
+from xentref._validation import as_float_array, check_axis, check_bool
 
 FloatArray = NDArray[np.floating[Any]]
 
@@ -102,10 +102,11 @@ def logsumexp(x: ArrayLike, axis: int = -1, keepdims: bool = False) -> FloatArra
     """
     a = as_float_array(x, "x")
     ax = check_axis(a, axis, "x")
+    keep = check_bool(keepdims, "keepdims")
     _, log_tail, m = _shift_and_log1p_tail(a, ax)
     with np.errstate(invalid="ignore"):
         out = np.where(np.isfinite(m), m + log_tail, m)
-    return out if keepdims else np.squeeze(out, axis=ax)
+    return out if keep else np.squeeze(out, axis=ax)
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
@@ -164,7 +165,9 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     a = as_float_array(x, "x")
     ax = check_axis(a, axis, "x")
     z, log_tail, m = _shift_and_log1p_tail(a, ax)
-    with np.errstate(invalid="ignore"):
+    # a - m is the answer only in rows whose maximum is infinite; elsewhere it is computed,
+    # then discarded, and may overflow (1e308 - -1e308): that warning would be about nothing.
+    with np.errstate(invalid="ignore", over="ignore"):
         return np.where(np.isfinite(m), z - log_tail, a - m)
 
 
