@@ -149,7 +149,8 @@ def as_index_array(x: ArrayLike, name: str) -> NDArray[np.intp]:
         with np.errstate(invalid="ignore"):
             bad = ~(np.isfinite(a) & (a == np.round(a)))
             if not bad.any():  # whole numbers: are they in range? (2.0**63 is not)
-                bad = (a < _INTP.min) | (a >= -float(_INTP.min))
+                limit = np.float64(-float(_INTP.min))  # 2.0**63, a float64 even next to float16
+                bad = (a < -limit) | (a >= limit)
         if bad.any():
             at = _first(bad)
             raise ValueError(
