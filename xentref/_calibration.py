@@ -40,7 +40,8 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     Parameters
     ----------
     logits : array_like, shape (..., C, ...)
-        Held-out logits; class axis `axis`.
+        Held-out logits; class axis `axis`. Any real dtype (float16, bfloat16, longdouble
+        too): the fit is computed in float64.
     target : array_like
         Class indices or class probabilities, as for
         [softmax_cross_entropy][xentref.softmax_cross_entropy] with its defaults (so a class
@@ -178,7 +179,9 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
     Parameters
     ----------
     probs : array_like, shape (N, C)
-        Predicted class probabilities, rows summing to 1 (within $\sqrt{\epsilon}$).
+        Predicted class probabilities, rows summing to 1 (within $\sqrt{\epsilon}$). Any
+        real dtype: each example is binned in its own precision, the gaps are summed in
+        float64.
     target : array_like, shape (N,)
         True class indices in ``[0, C)``.
     n_bins : int, default 15
@@ -192,10 +195,12 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
     Raises
     ------
     TypeError
-        If `probs` or `target` is None, complex or not numeric, or `n_bins` is not an int.
+        If `probs` or `target` is None, a masked array, complex or not numeric, or `n_bins`
+        is not an int.
     ValueError
         If `probs` is not 2-D with at least one row, a row is not a distribution, `target`
-        does not have shape (N,) or holds an index outside ``[0, C)``, or `n_bins` < 1.
+        does not have shape (N,) or holds an index outside ``[0, C)``, or `n_bins` is
+        outside $[1, 2^{20}]$.
 
     See Also
     --------

@@ -50,8 +50,9 @@ def logsumexp(x: ArrayLike, axis: int = -1, keepdims: bool = False) -> FloatArra
     Parameters
     ----------
     x : array_like, shape (..., C, ...)
-        Real numbers (logits). Integers are converted to float64; float32 stays float32.
-        ``-inf`` entries are allowed (masked terms).
+        Real numbers (logits); ``-inf`` entries are allowed (masked terms). float32,
+        float64 and longdouble are kept; float16 and bfloat16 become float32, integers
+        float64.
     axis : int, default -1
         The axis to reduce.
     keepdims : bool, default False
@@ -67,7 +68,8 @@ def logsumexp(x: ArrayLike, axis: int = -1, keepdims: bool = False) -> FloatArra
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric, or `axis` is not an int.
+        If `x` is None, a masked array, complex or not numeric, `axis` is not an int, or
+        `keepdims` is not a bool.
     ValueError
         If `axis` is out of range or `x` has no element along it.
 
@@ -121,6 +123,8 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     ----------
     x : array_like, shape (..., C, ...)
         Logits. ``-inf`` marks a masked class (its log-probability is ``-inf``).
+        float32, float64 and longdouble are kept; float16 and bfloat16 become float32,
+        integers float64.
     axis : int, default -1
         The class axis.
 
@@ -133,7 +137,7 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric, or `axis` is not an int.
+        If `x` is None, a masked array, complex or not numeric, or `axis` is not an int.
     ValueError
         If `axis` is out of range or `x` has no element along it.
 
@@ -182,6 +186,8 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     ----------
     x : array_like, shape (..., C, ...)
         Logits. ``-inf`` marks a masked class (probability exactly 0).
+        float32, float64 and longdouble are kept; float16 and bfloat16 become float32,
+        integers float64.
     axis : int, default -1
         The class axis.
 
@@ -194,7 +200,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric, or `axis` is not an int.
+        If `x` is None, a masked array, complex or not numeric, or `axis` is not an int.
     ValueError
         If `axis` is out of range or `x` has no element along it.
 
@@ -241,7 +247,8 @@ def sigmoid(x: ArrayLike) -> FloatArray:
     Parameters
     ----------
     x : array_like
-        Real numbers (logits), any shape.
+        Real numbers (logits), any shape. float32, float64 and longdouble are kept;
+        float16 and bfloat16 become float32, integers float64.
 
     Returns
     -------
@@ -252,7 +259,7 @@ def sigmoid(x: ArrayLike) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric.
+        If `x` is None, a masked array, complex or not numeric.
 
     See Also
     --------
@@ -293,7 +300,8 @@ def log_sigmoid(x: ArrayLike) -> FloatArray:
     Parameters
     ----------
     x : array_like
-        Real numbers (logits), any shape.
+        Real numbers (logits), any shape. float32, float64 and longdouble are kept;
+        float16 and bfloat16 become float32, integers float64.
 
     Returns
     -------
@@ -304,7 +312,7 @@ def log_sigmoid(x: ArrayLike) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric.
+        If `x` is None, a masked array, complex or not numeric.
 
     See Also
     --------
