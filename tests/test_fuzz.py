@@ -41,20 +41,22 @@ VALID: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "softmax": ({"x": _Z}, {"x": "data", "axis": "axis"}),
     "sigmoid": ({"x": _Z}, {"x": "data"}),
     "log_sigmoid": ({"x": _Z}, {"x": "data"}),
-    "entropy": ({"p": _P}, {"p": "data", "axis": "axis", "base": "base"}),
+    "entropy": ({"p": _P}, {"p": "data", "axis": "axis", "base": "optional_real"}),
     "cross_entropy": ({"p": _P, "q": _P}, {"p": "data", "q": "data", "axis": "axis",
-                                            "base": "base"}),
+                                            "base": "optional_real"}),
     "kl_divergence": ({"p": _P, "q": _P}, {"p": "data", "q": "data", "axis": "axis",
-                                            "base": "base"}),
+                                            "base": "optional_real"}),
     "softmax_cross_entropy": (
         {"logits": _Z, "target": [0, 2]},
         {"logits": "data", "target": "target", "axis": "axis", "weight": "weight",
-         "ignore_index": "int", "label_smoothing": "unit", "reduction": "reduction"},
+         "ignore_index": "int", "label_smoothing": "unit", "z_loss": "real",
+         "softcap": "optional_real", "reduction": "reduction"},
     ),
     "softmax_cross_entropy_grad": (
         {"logits": _Z, "target": [0, 2]},
         {"logits": "data", "target": "target", "axis": "axis", "weight": "weight",
-         "ignore_index": "int", "label_smoothing": "unit", "reduction": "reduction"},
+         "ignore_index": "int", "label_smoothing": "unit", "z_loss": "real",
+         "softcap": "optional_real", "reduction": "reduction"},
     ),
     "binary_cross_entropy": (
         {"probs": [0.25, 0.5], "target": [0.0, 1.0]},
@@ -165,7 +167,7 @@ def _invalid(kind: str) -> st.SearchStrategy[Any]:
     bad_real = [_HUGE_FOR_FLOAT, st.just(float("nan")), st.just(float("inf")), st.booleans()]
     if kind != "alpha":
         bad_real.append(st.just(-float("inf")))
-    if kind != "base":
+    if kind != "optional_real":  # base=None, softcap=None are valid
         bad_real.append(st.none())
     return st.one_of(*base, *bad_real, _ARRAY_FOR_SCALAR)
 

@@ -142,6 +142,11 @@ def _cases() -> list[Case]:
                 ),
             ]
         cases.append(
+            Case(f"{fn}[C=40,weight,z_loss,softcap,mean]", fn,
+                 {"logits": z40, "target": _targets(z40), "weight": _RNG.uniform(0.5, 2, 40)}, 2,
+                 {"z_loss": 0.25, "softcap": 4.0}, ("logits",), out_axis)
+        )  # fmt: skip
+        cases.append(
             Case(f"{fn}[2-D,C=40,sum]", fn, {"logits": z2d, "target": _targets(z2d)}, 2,
                  {"reduction": "sum"}, ("logits",), out_axis)
         )  # fmt: skip
@@ -206,26 +211,6 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
-
-#: Defect 1 of issue 8 lives in xentref/_softmax_ce.py (being rewritten on main): with more than
-#: 32 classes, `softmax_cross_entropy_grad` loses its writes when the flattened logits are not
-#: C-contiguous (np.empty_like keeps F order; `d.reshape(-1)` is then a copy). These turn green
-#: when `_prepare` makes `z` C-contiguous or the gradient buffer is allocated with order="C".
-_DEFECT1 = "_softmax_ce: grad = np.empty(pb.z.shape, dtype=pb.z.dtype), C order (issue 8 #1)"
-SOFTMAX_CE_XFAIL = {
-    ("fit_temperature[C=40]", "classes_first_copy"),
-    ("softmax_cross_entropy_grad[2-D,C=40,sum]", "classes_first_copy"),
-    ("softmax_cross_entropy_grad[C=40,mean]", "classes_first_copy"),
-    ("softmax_cross_entropy_grad[C=40,none]", "classes_first_copy"),
-    ("fit_temperature[C=40]", "fortran"),
-    ("softmax_cross_entropy_grad[2-D,C=40,sum]", "fortran"),
-}
-
-
-def _xfail_softmax_ce(request: pytest.FixtureRequest, case_id: str, layout: str) -> None:
-    if (case_id, layout) in SOFTMAX_CE_XFAIL:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=_DEFECT1))
-
 
 _BY_ID = {c.id: c for c in CASES}
 CASE_IDS = list(_BY_ID)
@@ -328,10 +313,7 @@ LAYOUTS: dict[str, Callable[[np.ndarray], Any]] = {
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("case_id", CASE_IDS)
-def test_layout_matches_contiguous(
-    case_id: str, layout: str, request: pytest.FixtureRequest
-) -> None:
-    _xfail_softmax_ce(request, case_id, layout)
+def test_layout_matches_contiguous(case_id: str, layout: str) -> None:
     case = _BY_ID[case_id]
     arrays = {k: LAYOUTS[layout](v) for k, v in case.arrays.items()}
     _close(call(case, arrays), _base(case), 1e-13, 1e-16, f"{case_id} {layout}")
@@ -351,10 +333,7 @@ _AXIS_CASES = [c.id for c in CASES if c.class_axis is not None]
 
 @pytest.mark.parametrize("view", [False, True], ids=["copy", "transposed_view"])
 @pytest.mark.parametrize("case_id", _AXIS_CASES)
-def test_classes_first_axis0_matches(
-    case_id: str, view: bool, request: pytest.FixtureRequest
-) -> None:
-    _xfail_softmax_ce(request, case_id, "classes_first_view" if view else "classes_first_copy")
+def test_classes_first_axis0_matches(case_id: str, view: bool) -> None:
     case = _BY_ID[case_id]
     got = call(case, _classes_first(case, view), axis=0)
     if case.out_has_class_axis:
