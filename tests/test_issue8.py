@@ -18,9 +18,10 @@ import xentref as xr
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
 _SOFTMAX_CE_WEIGHT_SUM = (
-    "_softmax_ce: _prepare's denominator np.sum(wy) overflows (with a warning) for weights of "
-    "1e308; sum it under np.errstate(over='ignore') for 'none'/'sum', and for 'mean' scale "
-    "the weights by 2**-k (exact; the mean does not change) so neither sum overflows"
+    "_softmax_ce: the weight sums in _options and _labels, float(np.sum(w, dtype=dtype)), "
+    "overflow with a warning for weights of 1e308 (and the 'mean' gradient's scale "
+    "1 / inf is 0); sum under np.errstate(over='ignore'), and for 'mean' scale the weights "
+    "by 2**-k first (exact; the mean does not change) so that no sum overflows"
 )
 
 # --------------------------------------------------------------------------------------------
@@ -290,6 +291,8 @@ def test_softmax_cross_entropy_issue8_huge_weight_no_warning() -> None:
     np.testing.assert_array_equal(got, 1e308 * xr.softmax_cross_entropy(z, y, reduction="none"))
     mean = xr.softmax_cross_entropy(z, y, weight=[1e308, 1e308])  # weights cancel in a mean
     np.testing.assert_allclose(mean, xr.softmax_cross_entropy(z, y), rtol=1e-15)
+    grad = xr.softmax_cross_entropy_grad(z, y, weight=[1e308, 1e308])
+    np.testing.assert_allclose(grad, xr.softmax_cross_entropy_grad(z, y), rtol=1e-15)
 
 
 def test_fit_temperature_issue8_huge_negative_logit_no_warning() -> None:
