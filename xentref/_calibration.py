@@ -61,7 +61,7 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
         As for [softmax_cross_entropy][xentref.softmax_cross_entropy].
     ValueError
         As for [softmax_cross_entropy][xentref.softmax_cross_entropy]; if there is no
-        example; or when no finite
+        example, or every target is -100 (ignored); or when no finite
         $T > 0$ minimises the loss: the logits are no better than uniform guessing (the
         loss keeps falling as $T \to \infty$), or they rank every target first by a margin
         (the loss keeps falling as $T \to 0$).
