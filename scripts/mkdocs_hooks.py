@@ -7,10 +7,15 @@ What they do, in build order:
    ``mkdocs serve`` does not loop), skipped when the figure script, the library and the pinned
    versions are unchanged since the last run.
 3. ``on_files``: add the generated SVGs as ``figures/<name>.svg`` and the KaTeX assets
-   (CSS with woff2-only fonts, ``katex.min.js``, auto-render) as ``assets/katex/...``. Nothing
-   generated is committed.
-4. ``on_page_content``: give figure images their registered alt text, size and class.
-5. ``on_post_page``: render every arithmatex span/div with KaTeX (one ``node`` per page,
+   (CSS with woff2-only fonts, ``katex.min.js``, auto-render) as ``assets/katex/...``, and
+   the standalone one-file copy of every public function (``scripts/copy_files.py``) as
+   ``copy/<name>.py``. Nothing generated is committed.
+4. ``on_page_markdown``: fill the ``<!-- copy-files: ... -->`` markers (the table of the
+   one-file copies, their line counts) from the generated files.
+5. ``on_page_content``: give figure images their registered alt text, size and class; under
+   each API reference heading of a public function, link its one-file copy with its line
+   count.
+6. ``on_post_page``: render every arithmatex span/div with KaTeX (one ``node`` per page,
    ``throwOnError``: malformed TeX fails the build, naming page and formula). On notebook pages
    also: give output images the alt text of their cell's ``metadata.alt``, typeset the Markdown
    cells' math the same way, and prune the inlined JupyterLab CSS to the rules whose classes
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import importlib.util
 import json
 import logging
 import os
@@ -38,6 +44,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
 
 log = logging.getLogger("mkdocs.hooks.xentref")
 
@@ -50,6 +57,8 @@ MANIFEST = "manifest.json"
 
 _node: str | None = None
 _manifest: dict[str, dict[str, Any]] = {}
+_copies: dict[str, Any] = {}  # public name -> copy_files.CopyFile
+_linked: set[str] = set()  # public names whose reference entry links its copy
 
 
 # --------------------------------------------------------------------------- config
@@ -143,7 +152,126 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         _add(
             files, File.generated(config, f"assets/katex/fonts/{font.name}", abs_src_path=str(font))
         )
+    _copies.clear()
+    _linked.clear()
+    try:
+        _copies.update(_copy_files().generate_all())
+    except _copy_files().CopyError as error:
+        raise PluginError(f"scripts/copy_files.py: {error}") from None
+    for name, copy in _copies.items():
+        _add(files, File.generated(config, f"{COPY_DIR}/{name}.py", content=copy.text))
     return files
+
+
+# --------------------------------------------------------------------------- one-file copies
+#
+# Every public function is published as ``copy/<name>.py``, written by scripts/copy_files.py
+# from the package's source at each build. Pages ask for numbers about them with markers
+# (HTML comments, so a page read on GitHub shows nothing odd), each replaced by Markdown:
+#
+#   <!-- copy-files: table -->        the table of all files (docs/reference/index.md)
+#   <!-- copy-files: lines NAME -->   the line count of copy/NAME.py
+#   <!-- copy-files: link NAME -->    a link to copy/NAME.py, named by its file name
+#   <!-- copy-files: code NAME -->    its lines of code (no blank, comment or docstring line)
+#   <!-- copy-files: count -->        how many files there are
+#   <!-- copy-files: header -->       the lines of the header comments ("19" or "19 to 20")
+#   <!-- copy-files: fewest -->       "N lines (NAME.py)" for the shortest file; `most`: longest
+
+COPY_DIR = "copy"
+_COPY_MARKER = re.compile(r"<!-- copy-files: (\w+)(?: (\w+))? -->")
+_ENTRY_HEADING = re.compile(r'<h([1-6]) id="xentref\.(\w+)"[^>]*>.*?</h\1>', re.DOTALL)
+
+
+def _copy_files() -> Any:
+    """scripts/copy_files.py, imported by path (scripts/ is not a package)."""
+    name = "xentref_copy_files"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SCRIPTS / "copy_files.py")
+        if spec is None or spec.loader is None:
+            raise PluginError("xentref hooks: cannot load scripts/copy_files.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _copy_table(page: Page) -> str:
+    rows = [
+        "| Function | One file | Lines | Code lines | What else it holds |",
+        "|---|---|--:|--:|---|",
+    ]
+    for name, copy in _copies.items():
+        url = get_relative_url(f"{COPY_DIR}/{name}.py", page.file.src_uri)
+        helpers = ", ".join(f"`{s.name}`" for s in copy.helpers) or "nothing"
+        if copy.for_examples:
+            examples = ", ".join(f"`{n}`" for n in copy.for_examples)
+            helpers += f" (its examples import {examples})"
+        link = f"[{name}.py]({url})"
+        rows.append(
+            f"| [`{name}`][xentref.{name}] | {link} | {copy.lines} | {copy.code_lines} "
+            f"| {helpers} |"
+        )
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
+    def fill(match: re.Match[str]) -> str:
+        what, name = match.group(1), match.group(2)
+        by_size = sorted(_copies.values(), key=lambda copy: (copy.lines, copy.name))
+        if name is None and what == "table":
+            return _copy_table(page)
+        if name is None and what == "count":
+            return str(len(_copies))
+        if name is None and what == "header":
+            sizes = sorted({copy.header_lines for copy in _copies.values()})
+            return str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
+        if name is None and what in ("fewest", "most"):
+            copy = by_size[0] if what == "fewest" else by_size[-1]
+            url = get_relative_url(f"{COPY_DIR}/{copy.name}.py", page.file.src_uri)
+            return f"{copy.lines} lines ([`{copy.name}.py`]({url}))"
+        if name in _copies and what in ("lines", "code", "link"):
+            copy = _copies[name]
+            if what != "link":
+                return str(copy.lines if what == "lines" else copy.code_lines)
+            url = get_relative_url(f"{COPY_DIR}/{name}.py", page.file.src_uri)
+            return f"[`{name}.py`]({url})"
+        raise PluginError(f"{page.file.src_uri}: unknown marker {match.group(0)}")
+
+    return _COPY_MARKER.sub(fill, markdown)
+
+
+def _copy_links(html_text: str, page: Page) -> str:
+    """Under each public function's reference heading, a link to its one-file copy."""
+
+    def link(match: re.Match[str]) -> str:
+        name = match.group(2)
+        copy = _copies.get(name)
+        if copy is None:
+            return match.group(0)
+        _linked.add(name)
+        url = get_relative_url(f"{COPY_DIR}/{name}.py", page.url)
+        uses = len(copy.helpers)
+        what = f"the {uses} definition{'s' * (uses != 1)} it uses" if uses else "nothing else"
+        if copy.for_examples:
+            extra = ", ".join(f"<code>{n}</code>" for n in copy.for_examples)
+            what = f"the {uses} definitions that it and its examples use (these import {extra})"
+        return (
+            f'{match.group(0)}\n<p class="xr-copy"><a href="{url}" download>Download as one '
+            f"file: {copy.lines} lines, NumPy only</a>. <code>{name}.py</code> holds the "
+            f"function and {what}; {copy.code_lines} of its lines are code, the rest "
+            "docstrings, comments and the licence.</p>"
+        )
+
+    return _ENTRY_HEADING.sub(link, html_text)
+
+
+def on_post_build(config: MkDocsConfig) -> None:
+    missing = sorted(set(_copies) - _linked)
+    if missing:
+        raise PluginError(
+            "xentref hooks: no API reference heading links the one-file copy of "
+            + ", ".join(missing)
+        )
 
 
 # --------------------------------------------------------------------------- figure images
@@ -171,7 +299,10 @@ def on_page_content(html_text: str, page: Page, config: MkDocsConfig, files: Fil
         body = " ".join(f'{key}="{html.escape(value, quote=True)}"' for key, value in attrs.items())
         return f"<img {body}>"
 
-    return _IMG.sub(fix, html_text)
+    html_text = _IMG.sub(fix, html_text)
+    if page.file.src_uri.startswith("reference/"):
+        html_text = _copy_links(html_text, page)
+    return html_text
 
 
 # --------------------------------------------------------------------------- KaTeX

@@ -4,8 +4,9 @@ Reference implementations, in NumPy, of entropy, cross-entropy, KL divergence, t
 log-sum-exp family, softmax and binary cross-entropy (from logits and from probabilities)
 with their gradients, PyTorch's options (class weights, ignore_index, label smoothing,
 pos_weight), focal loss, and temperature scaling. Every function is exact to the last digits
-on hard inputs, validates its arguments, and can be copied on its own (with the
-`xentref._validation` helpers it calls).
+on hard inputs and validates its arguments. The site publishes each public function as one
+NumPy-only file, ``copy/<name>.py``: the function with exactly the private helpers it needs
+(generated from this package by ``scripts/copy_files.py``, and tested on its own).
 """
 
 from xentref._binary import (
