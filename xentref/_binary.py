@@ -64,11 +64,13 @@ def binary_cross_entropy(
     Parameters
     ----------
     probs : array_like
-        Predicted probabilities $p \in [0, 1]$, any shape. float32 stays float32.
+        Predicted probabilities $p \in [0, 1]$, any shape. float32, float64 and longdouble are kept;
+        float16 and bfloat16 become float32, integers float64.
     target : array_like
         Targets $y \in [0, 1]$ (hard 0/1 labels or soft), same shape as `probs`.
     weight : array_like, optional
-        Non-negative weights broadcastable to the shape of `probs`, multiplying each term.
+        Non-negative, finite weights (NaN is an error) broadcastable to the shape of
+        `probs`, multiplying each term.
     reduction : {"mean", "sum", "none"}, default "mean"
         "mean" divides the (weighted) sum by the number of elements, as PyTorch does (not by
         the sum of the weights).
@@ -81,10 +83,11 @@ def binary_cross_entropy(
     Raises
     ------
     TypeError
-        If an argument is None, complex or not numeric.
+        If an argument is None, a masked array, complex or not numeric.
     ValueError
         If `probs` or `target` lies outside [0, 1], their shapes differ (both shown),
-        `weight` does not broadcast or is negative, or `reduction` is unknown.
+        `weight` does not broadcast or is negative, NaN or infinite, or `reduction` is
+        unknown.
 
     See Also
     --------
@@ -114,7 +117,7 @@ def binary_cross_entropy(
     """
     p, y, (w,) = _inputs(probs, target, "probs", reduction, weight=weight)
     check_in_unit_interval(p, "probs")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a weight of 1e308
         pos = np.where(y == 0, 0, y * np.log(p))  # 0 log 0 = 0
         neg = np.where(1 - y == 0, 0, (1 - y) * np.log1p(-p))  # log(1 - p), exact for small p
         loss = np.where(w == 0, 0, (0.0 - (pos + neg)) * w)  # weight 0 counts 0; 0.0 - x: no -0.0
@@ -146,14 +149,15 @@ def binary_cross_entropy_with_logits(
     Parameters
     ----------
     logits : array_like
-        Real logits $z$, any shape; $\pm\infty$ allowed. float32 stays float32.
+        Real logits $z$, any shape; $\pm\infty$ allowed. float32, float64 and longdouble are kept;
+        float16 and bfloat16 become float32, integers float64.
     target : array_like
         Targets $y \in [0, 1]$, same shape as `logits`.
     weight : array_like, optional
-        Non-negative weights broadcastable to the shape of `logits` (per element, per
-        class, or per sample with a trailing axis of 1).
+        Non-negative, finite weights (NaN is an error) broadcastable to the shape of
+        `logits` (per element, per class, or per sample with a trailing axis of 1).
     pos_weight : array_like, optional
-        Non-negative weight $\beta$ of the positive term, broadcastable to the shape of
+        Non-negative, finite weight $\beta$ of the positive term, broadcastable to the shape of
         `logits` along the trailing axes, e.g. shape (C,) for logits (N, C): one per class.
     reduction : {"mean", "sum", "none"}, default "mean"
         "mean" divides by the number of elements.
@@ -166,11 +170,11 @@ def binary_cross_entropy_with_logits(
     Raises
     ------
     TypeError
-        If an argument is None, complex or not numeric.
+        If an argument is None, a masked array, complex or not numeric.
     ValueError
         If `target` lies outside [0, 1], the shapes of `logits` and `target` differ (both
-        shown), `weight` or `pos_weight` does not broadcast or is negative, or `reduction`
-        is unknown.
+        shown), `weight` or `pos_weight` does not broadcast or is negative, NaN or infinite,
+        or `reduction` is unknown.
 
     See Also
     --------
@@ -206,7 +210,7 @@ def binary_cross_entropy_with_logits(
     z, y, (w, beta) = _inputs(
         logits, target, "logits", reduction, weight=weight, pos_weight=pos_weight
     )
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # loss * 1e308 is inf, no warning
         c_pos = beta * y
         pos = np.where(c_pos == 0, 0, c_pos * -log_sigmoid(z))  # softplus(-z)
         neg = np.where(1 - y == 0, 0, (1 - y) * -log_sigmoid(-z))  # softplus(z)
@@ -288,6 +292,7 @@ def binary_cross_entropy_with_logits_grad(
     z, y, (w, beta) = _inputs(
         logits, target, "logits", reduction, weight=weight, pos_weight=pos_weight
     )
-    grad = ((1 - y) * sigmoid(z) - beta * y * sigmoid(-z)) * w
+    with np.errstate(over="ignore"):  # huge weights: an infinite gradient, no warning
+        grad = ((1 - y) * sigmoid(z) - beta * y * sigmoid(-z)) * w
     grad = np.broadcast_to(grad, z.shape).astype(z.dtype, copy=True)
     return grad / z.dtype.type(z.size) if reduction == "mean" else grad

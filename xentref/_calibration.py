@@ -19,6 +19,10 @@ from xentref._validation import (
 
 FloatArray = NDArray[np.floating[Any]]
 
+#: The most bins `expected_calibration_error` accepts: their edges and sums take 16 bytes a
+#: bin, 16 MiB here; more bins than examples only add empty ones.
+MAX_BINS = 1 << 20
+
 
 def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> float:
     r"""Find the temperature $T > 0$ that minimises the mean cross-entropy of ``logits / T``.
@@ -36,7 +40,8 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     Parameters
     ----------
     logits : array_like, shape (..., C, ...)
-        Held-out logits; class axis `axis`.
+        Held-out logits; class axis `axis`. Any real dtype (float16, bfloat16, longdouble
+        too): the fit is computed in float64.
     target : array_like
         Class indices or class probabilities, as for
         [softmax_cross_entropy][xentref.softmax_cross_entropy] with its defaults (so a class
@@ -56,7 +61,7 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
         As for [softmax_cross_entropy][xentref.softmax_cross_entropy].
     ValueError
         As for [softmax_cross_entropy][xentref.softmax_cross_entropy]; if there is no
-        example; or when no finite
+        example, or every target is -100 (ignored); or when no finite
         $T > 0$ minimises the loss: the logits are no better than uniform guessing (the
         loss keeps falling as $T \to \infty$), or they rank every target first by a margin
         (the loss keeps falling as $T \to 0$).
@@ -95,21 +100,31 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     """
     z = as_float_array(logits, "logits").astype(np.float64)
     ax = check_axis(z, axis, "logits")
-    softmax_cross_entropy(z, target, axis=ax)  # validates `target` against `logits`
+    # Validates `target` against `logits`; a NaN in either (a soft target too) is NaN out.
+    losses = softmax_cross_entropy(z, target, axis=ax, reduction="none")
     if z.size == 0:
         raise ValueError(f"`logits` must hold at least one example, got shape {z.shape}")
-    if np.isnan(z).any():
+    if np.isnan(z).any() or np.isnan(losses).any():
         return float("nan")
+    if np.shape(target) != z.shape and np.all(as_index_array(target, "target") == -100):
+        raise ValueError("`target` ignores every example (all are -100): nothing to fit")
 
     # dL/du = sum(grad * z). Each gradient row sums to 0, so z may be measured from its row
     # maximum: then the target's term is exactly 0 instead of (p - 1) * z with p rounded to 1,
     # and the slope keeps its sign when it is tiny. Masked (-inf) classes have zero gradient.
-    with np.errstate(invalid="ignore"):
-        dz = z - np.max(z, axis=ax, keepdims=True)
-    dz = np.where(np.isfinite(dz), dz, 0.0)
+    # The loss and its gradient depend on z only through these differences, so the logits
+    # are scaled as zs: u * zs overflows only towards -inf, where p = 0 at any scale anyway
+    # (u * z would turn a logit of 1e308 into +inf, and the loss into NaN).
+    with np.errstate(invalid="ignore", over="ignore"):  # -1e308 - 1e308 = -inf: p = 0 there
+        zs = z - np.max(z, axis=ax, keepdims=True)
+    dz = np.where(np.isfinite(zs), zs, 0.0)
+
+    def scaled(u: float) -> FloatArray:
+        with np.errstate(over="ignore"):
+            return np.asarray(u * zs)
 
     def slope(u: float) -> float:
-        return float(np.sum(softmax_cross_entropy_grad(u * z, target, axis=ax) * dz))
+        return float(np.sum(softmax_cross_entropy_grad(scaled(u), target, axis=ax) * dz))
 
     lo, f_lo = 0.0, slope(1e-300)  # the limit u -> 0+ (0 * -inf would be NaN)
     if not f_lo < 0:
@@ -120,7 +135,7 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     hi, f_hi = 1.0, slope(1.0)
     # The slope of a model that ranks every target first only underflows to 0 as u grows,
     # together with the loss itself; a true minimum always has a positive loss.
-    while f_hi < 0 or (f_hi == 0 and softmax_cross_entropy(hi * z, target, axis=ax) == 0):
+    while f_hi < 0 or (f_hi == 0 and softmax_cross_entropy(scaled(hi), target, axis=ax) == 0):
         if hi > 1e12 or f_hi == 0:
             raise ValueError(
                 "`logits` rank every target first by a margin: the loss keeps decreasing "
@@ -164,11 +179,13 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
     Parameters
     ----------
     probs : array_like, shape (N, C)
-        Predicted class probabilities, rows summing to 1 (within $\sqrt{\epsilon}$).
+        Predicted class probabilities, rows summing to 1 (within $\sqrt{\epsilon}$). Any
+        real dtype: each example is binned in its own precision, the gaps are summed in
+        float64.
     target : array_like, shape (N,)
         True class indices in ``[0, C)``.
     n_bins : int, default 15
-        Number of equal-width confidence bins, at least 1.
+        Number of equal-width confidence bins, from 1 to $2^{20}$ (1,048,576).
 
     Returns
     -------
@@ -178,10 +195,12 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
     Raises
     ------
     TypeError
-        If `probs` or `target` is None, complex or not numeric, or `n_bins` is not an int.
+        If `probs` or `target` is None, a masked array, complex or not numeric, or `n_bins`
+        is not an int.
     ValueError
         If `probs` is not 2-D with at least one row, a row is not a distribution, `target`
-        does not have shape (N,) or holds an index outside ``[0, C)``, or `n_bins` < 1.
+        does not have shape (N,) or holds an index outside ``[0, C)``, or `n_bins` is
+        outside $[1, 2^{20}]$.
 
     See Also
     --------
@@ -215,7 +234,7 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
             f"`target` must have shape ({p.shape[0]},), one per row of `probs`, got {y.shape}"
         )
     check_class_indices(y, p.shape[1], None)
-    m = check_int(n_bins, "n_bins", low=1)
+    m = check_int(n_bins, "n_bins", low=1, high=MAX_BINS)
     confidence = np.max(p, axis=1)
     if np.isnan(confidence).any():
         return float("nan")
@@ -223,5 +242,6 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
     # Bin m holds (edges[m], edges[m + 1]], as in Guo et al.'s code (confidence <= upper edge).
     edges = np.linspace(0.0, 1.0, m + 1)
     bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, m - 1)
-    gaps = np.bincount(bins, weights=correct - confidence, minlength=m)  # sum per bin of acc - conf
+    gap = (correct - confidence).astype(np.float64)  # np.bincount sums float64 only
+    gaps = np.bincount(bins, weights=gap, minlength=m)  # sum per bin of acc - conf
     return float(np.sum(np.abs(gaps)) / p.shape[0])

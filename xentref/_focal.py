@@ -41,7 +41,8 @@ def sigmoid_focal_loss(
     Parameters
     ----------
     logits : array_like
-        Real logits, any shape; $\pm\infty$ allowed.
+        Real logits, any shape; $\pm\infty$ allowed. float32, float64 and longdouble are kept;
+        float16 and bfloat16 become float32, integers float64.
     target : array_like
         Targets in [0, 1], same shape as `logits` (hard or soft labels).
     alpha : float, default 0.25
@@ -60,11 +61,11 @@ def sigmoid_focal_loss(
     Raises
     ------
     TypeError
-        If an argument is None, complex or not numeric, or `alpha` / `gamma` is not a real
-        number.
+        If an argument is None, a masked array, complex or not numeric, or `alpha` / `gamma`
+        is not a real number.
     ValueError
-        If `target` lies outside [0, 1], the shapes differ, `alpha` > 1, `gamma` < 0 or is
-        not finite, or `reduction` is unknown.
+        If `target` lies outside [0, 1], the shapes differ, `alpha` > 1 or NaN, `gamma` < 0
+        or is not finite, or `reduction` is unknown.
 
     See Also
     --------

@@ -51,6 +51,8 @@ def entropy(p: ArrayLike, axis: int = -1, base: float | None = None) -> FloatArr
     p : array_like, shape (..., C, ...)
         Probabilities along `axis`: non-negative, summing to 1 within $\sqrt{\epsilon}$ of
         the dtype ($1.5 \times 10^{-8}$ for float64, $3.5 \times 10^{-4}$ for float32).
+        float32, float64 and longdouble are kept; float16 and bfloat16 become float32,
+        integers float64.
     axis : int, default -1
         The axis holding the distribution.
     base : float, optional
@@ -65,7 +67,7 @@ def entropy(p: ArrayLike, axis: int = -1, base: float | None = None) -> FloatArr
     Raises
     ------
     TypeError
-        If `p` is None, complex or not numeric, or `axis` is not an int.
+        If `p` is None, a masked array, complex or not numeric, or `axis` is not an int.
     ValueError
         If `p` has a negative entry, does not sum to 1, `axis` is out of range, or `base`
         is not positive or equals 1.
@@ -122,7 +124,8 @@ def cross_entropy(
         Data distribution along `axis` (non-negative, summing to 1 within
         $\sqrt{\epsilon}$ of the dtype).
     q : array_like, broadcastable with `p`
-        Model distribution along `axis`, same conditions.
+        Model distribution along `axis`, same conditions. float32, float64 and longdouble are kept;
+        float16 and bfloat16 become float32, integers float64. NaN in `p` or `q` propagates.
     axis : int, default -1
         The axis holding the distributions (of the broadcast shape).
     base : float, optional
@@ -136,7 +139,8 @@ def cross_entropy(
     Raises
     ------
     TypeError
-        If `p` or `q` is None, complex or not numeric, or `axis` is not an int.
+        If `p` or `q` is None, a masked array, complex or not numeric, or `axis` is not an
+        int.
     ValueError
         If `p` or `q` is not a distribution along `axis`, they do not broadcast, `axis`
         is out of range, or `base` is not positive or equals 1.
@@ -169,7 +173,8 @@ def cross_entropy(
     a, b, ax = _distributions(p, q, axis)
     log_base = check_base(base)
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(a == 0, 0, a * np.log(b))  # 0 log q = 0, even for q = 0
+        # 0 log q = 0, even for q = 0; but a NaN in q is data and propagates (NaN in, NaN out)
+        terms = np.where((a == 0) & ~np.isnan(b), 0, a * np.log(b))
     return np.asarray((0.0 - np.sum(terms, axis=ax)) / a.dtype.type(log_base))  # no -0.0
 
 
@@ -197,7 +202,9 @@ def kl_divergence(
     p : array_like, shape (..., C, ...)
         The reference ("true") distribution along `axis`.
     q : array_like, broadcastable with `p`
-        The approximating distribution along `axis`.
+        The approximating distribution along `axis`. float32 and float64 are kept;
+        float16 and bfloat16 become float32, integers float64; longdouble is kept, but the
+        correction $\sum_k (p_k - q_k)$ is summed in float64 (``math.fsum``).
     axis : int, default -1
         The axis holding the distributions.
     base : float, optional
@@ -211,7 +218,8 @@ def kl_divergence(
     Raises
     ------
     TypeError
-        If `p` or `q` is None, complex or not numeric, or `axis` is not an int.
+        If `p` or `q` is None, a masked array, complex or not numeric, or `axis` is not an
+        int.
     ValueError
         If `p` or `q` is not a distribution along `axis` (negative, or a sum farther than
         $\sqrt{\epsilon}$ from 1), they do not broadcast, or `base` is invalid.

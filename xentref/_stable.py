@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xentref._validation import as_float_array, check_axis
+from xentref._validation import as_float_array, check_axis, check_bool
 
 FloatArray = NDArray[np.floating[Any]]
 
@@ -50,8 +50,9 @@ def logsumexp(x: ArrayLike, axis: int = -1, keepdims: bool = False) -> FloatArra
     Parameters
     ----------
     x : array_like, shape (..., C, ...)
-        Real numbers (logits). Integers are converted to float64; float32 stays float32.
-        ``-inf`` entries are allowed (masked terms).
+        Real numbers (logits); ``-inf`` entries are allowed (masked terms). float32,
+        float64 and longdouble are kept; float16 and bfloat16 become float32, integers
+        float64.
     axis : int, default -1
         The axis to reduce.
     keepdims : bool, default False
@@ -67,7 +68,8 @@ def logsumexp(x: ArrayLike, axis: int = -1, keepdims: bool = False) -> FloatArra
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric, or `axis` is not an int.
+        If `x` is None, a masked array, complex or not numeric, `axis` is not an int, or
+        `keepdims` is not a bool.
     ValueError
         If `axis` is out of range or `x` has no element along it.
 
@@ -102,10 +104,11 @@ def logsumexp(x: ArrayLike, axis: int = -1, keepdims: bool = False) -> FloatArra
     """
     a = as_float_array(x, "x")
     ax = check_axis(a, axis, "x")
+    keep = check_bool(keepdims, "keepdims")
     _, log_tail, m = _shift_and_log1p_tail(a, ax)
     with np.errstate(invalid="ignore"):
         out = np.where(np.isfinite(m), m + log_tail, m)
-    return out if keepdims else np.squeeze(out, axis=ax)
+    return out if keep else np.squeeze(out, axis=ax)
 
 
 def log_softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
@@ -120,6 +123,8 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     ----------
     x : array_like, shape (..., C, ...)
         Logits. ``-inf`` marks a masked class (its log-probability is ``-inf``).
+        float32, float64 and longdouble are kept; float16 and bfloat16 become float32,
+        integers float64.
     axis : int, default -1
         The class axis.
 
@@ -132,7 +137,7 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric, or `axis` is not an int.
+        If `x` is None, a masked array, complex or not numeric, or `axis` is not an int.
     ValueError
         If `axis` is out of range or `x` has no element along it.
 
@@ -164,7 +169,9 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     a = as_float_array(x, "x")
     ax = check_axis(a, axis, "x")
     z, log_tail, m = _shift_and_log1p_tail(a, ax)
-    with np.errstate(invalid="ignore"):
+    # a - m is the answer only in rows whose maximum is infinite; elsewhere it is computed,
+    # then discarded, and may overflow (1e308 - -1e308): that warning would be about nothing.
+    with np.errstate(invalid="ignore", over="ignore"):
         return np.where(np.isfinite(m), z - log_tail, a - m)
 
 
@@ -179,6 +186,8 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     ----------
     x : array_like, shape (..., C, ...)
         Logits. ``-inf`` marks a masked class (probability exactly 0).
+        float32, float64 and longdouble are kept; float16 and bfloat16 become float32,
+        integers float64.
     axis : int, default -1
         The class axis.
 
@@ -191,7 +200,7 @@ def softmax(x: ArrayLike, axis: int = -1) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric, or `axis` is not an int.
+        If `x` is None, a masked array, complex or not numeric, or `axis` is not an int.
     ValueError
         If `axis` is out of range or `x` has no element along it.
 
@@ -238,7 +247,8 @@ def sigmoid(x: ArrayLike) -> FloatArray:
     Parameters
     ----------
     x : array_like
-        Real numbers (logits), any shape.
+        Real numbers (logits), any shape. float32, float64 and longdouble are kept;
+        float16 and bfloat16 become float32, integers float64.
 
     Returns
     -------
@@ -249,7 +259,7 @@ def sigmoid(x: ArrayLike) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric.
+        If `x` is None, a masked array, complex or not numeric.
 
     See Also
     --------
@@ -290,7 +300,8 @@ def log_sigmoid(x: ArrayLike) -> FloatArray:
     Parameters
     ----------
     x : array_like
-        Real numbers (logits), any shape.
+        Real numbers (logits), any shape. float32, float64 and longdouble are kept;
+        float16 and bfloat16 become float32, integers float64.
 
     Returns
     -------
@@ -301,7 +312,7 @@ def log_sigmoid(x: ArrayLike) -> FloatArray:
     Raises
     ------
     TypeError
-        If `x` is None, complex or not numeric.
+        If `x` is None, a masked array, complex or not numeric.
 
     See Also
     --------
