@@ -543,7 +543,8 @@ def softmax_cross_entropy(
     ----------
     logits : array_like, shape (..., C, ...)
         Unnormalised log-probabilities; the class axis is `axis`. ``-inf`` masks a class.
-        float32 stays float32, float64 stays float64, integers become float64.
+        float32, float64 and longdouble are kept; float16 and bfloat16 (``ml_dtypes``)
+        become float32; bool and integers become float64.
     target : array_like
         Class indices of shape ``logits.shape`` without `axis` (integers, or floats that
         are whole numbers), in ``[0, C)`` or equal to `ignore_index`; or class
@@ -583,12 +584,13 @@ def softmax_cross_entropy(
     Raises
     ------
     TypeError
-        If an argument is None, complex or not numeric, or `axis` / `ignore_index` is not
-        an int.
+        If an argument is None, complex, not numeric or a masked array (fill masked logits
+        with ``-inf`` instead), or `axis` / `ignore_index` is not an int.
     ValueError
         If the shapes do not match (both are shown), a class index is out of range (the
         value and the valid range are shown) or not a whole number, probability targets are
-        negative or do not sum to 1, `weight` has the wrong shape or a negative entry,
+        negative or do not sum to 1, `weight` has the wrong shape or a negative, NaN or
+        infinite entry,
         `label_smoothing` is outside [0, 1], `z_loss` is negative or not finite, `softcap` is
         not positive and finite, `reduction` is unknown, or `ignore_index` is non-negative
         with probability targets.
