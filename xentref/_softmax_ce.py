@@ -304,6 +304,7 @@ def _blocks(z: FloatArray, grad: FloatArray | None) -> Iterator[tuple[slice, _Bl
 
 
 # ------------------------------------------------------------------------- the math steps
+# --8<-- [start:steps]
 
 
 def _log1p(x: FloatArray) -> FloatArray:
@@ -503,6 +504,9 @@ def _loss_rows(
             if grad is not None and block.ax == 0:
                 np.copyto(grad[rows], block.x.T)
     return losses
+
+
+# --8<-- [end:steps]
 
 
 def softmax_cross_entropy(
