@@ -5,8 +5,9 @@ any split of a batch into parts i (micro-batches of gradient accumulation, data-
 ranks, packed rows), ``sum_i loss(part_i, reduction="sum") / sum_i mean_denominator(part_i)``
 equals the loss of the whole batch with ``reduction="mean"``, and the gradients split the same
 way; the mean of the parts' means does not. Checked in float64 to 1e-13 relative (the two sides
-add the same terms in different orders), with class weights, label smoothing, ignored
-positions, probability targets, empty and all-ignored parts.
+add the same terms in different orders), with class weights, label smoothing, z-loss (weighted
+per position like the loss, so one denominator serves both), soft-capping, ignored positions,
+probability targets, empty and all-ignored parts.
 
 `LOSSES` is the list of losses the invariance tests run on; each is a `LossCase`. A loss with
 shared parameters (a linear layer before the softmax) has their gradients summed over the
@@ -110,7 +111,12 @@ def batches(draw: st.DrawFn, case: LossCase, max_rows: int = 24) -> Batch:
     c = draw(st.integers(2, 9))
     rng = np.random.default_rng(seed)
     rows, shared = case.make(rng, n, c)
-    options: dict[str, Any] = {"label_smoothing": draw(st.sampled_from([0.0, 0.1, 0.6]))}
+    options: dict[str, Any] = {
+        "label_smoothing": draw(st.sampled_from([0.0, 0.1, 0.6])),
+        "z_loss": draw(st.sampled_from([0.0, 1e-3, 0.2])),
+    }
+    if draw(st.booleans()):
+        options["softcap"] = 4.0
     if draw(st.booleans()):
         options["weight"] = rng.uniform(0.0, 3.0, size=c) * (rng.random(c) > 0.15)
     if draw(st.booleans()):  # class probabilities (no ignore_index with them)
@@ -244,9 +250,10 @@ def test_mean_denominator_invariance_ranks(case: LossCase, data: st.DataObject) 
     lengths=st.lists(st.integers(1, 12), min_size=1, max_size=5),
     weighted=st.booleans(),
     eps=st.sampled_from([0.0, 0.2]),
+    z_loss=st.sampled_from([0.0, 1e-2]),
 )
 def test_mean_denominator_invariance_packing(
-    seed: int, lengths: list[int], weighted: bool, eps: float
+    seed: int, lengths: list[int], weighted: bool, eps: float, z_loss: float
 ) -> None:
     """Padded (B, T, C) with ignore_index equals the packed row (1, L, C) of the same tokens.
 
@@ -255,7 +262,7 @@ def test_mean_denominator_invariance_packing(
     """
     rng = np.random.default_rng(seed)
     c, t = 7, max(lengths)
-    kw: dict[str, Any] = {"label_smoothing": eps}
+    kw: dict[str, Any] = {"label_smoothing": eps, "z_loss": z_loss}
     if weighted:
         kw["weight"] = rng.uniform(0.2, 2.0, size=c)
     padded = rng.normal(0.0, 2.0, size=(len(lengths), t, c))  # garbage at padded positions
