@@ -30,6 +30,7 @@ import xentref as xr
 
 Array = NDArray[np.float64]
 RTOL = 1e-13  # relative, and absolute x the largest entry for gradients (entries near 0)
+MAX_DIFF: dict[str, float] = {}  # "<split>: <what>" -> largest difference / scale measured
 
 
 class LossCase(NamedTuple):
@@ -138,10 +139,13 @@ def splits(draw: st.DrawFn, n: int, max_parts: int = 6) -> list[slice]:
     return [slice(a, b) for a, b in itertools.pairwise(edges)]
 
 
-def _close(got: Any, want: Any, what: str) -> None:
+def _close(got: Any, want: Any, what: str, split: str = "") -> None:
     got, want = np.asarray(got), np.asarray(want)
     scale = float(np.max(np.abs(want))) if want.size else 0.0
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=RTOL * scale, err_msg=what)
+    if split and scale > 0:
+        key = f"{split}: {what.split()[0]}"
+        MAX_DIFF[key] = max(MAX_DIFF.get(key, 0.0), float(np.max(np.abs(got - want))) / scale)
 
 
 def _accumulate(case: LossCase, b: Batch, parts: list[slice]) -> tuple[Any, list[Array]]:
@@ -193,9 +197,9 @@ def test_mean_denominator_invariance_micro_batches(case: LossCase, data: st.Data
     if np.isnan(want_loss):  # every position ignored: the full mean is NaN, grads 0
         assert np.isnan(got_loss)
     else:
-        _close(got_loss, want_loss, "loss")
+        _close(got_loss, want_loss, "loss", "micro-batches")
     for i, (got, want) in enumerate(zip(got_grads, want_grads, strict=True)):
-        _close(got, want, f"gradient {i}")
+        _close(got, want, f"gradient {i}", "micro-batches")
 
 
 @pytest.mark.parametrize("case", LOSSES, ids=[c.name for c in LOSSES])
@@ -239,10 +243,10 @@ def test_mean_denominator_invariance_ranks(case: LossCase, data: st.DataObject) 
     if np.isnan(want_loss):
         assert global_denominator == 0
     else:
-        _close(loss / global_denominator, want_loss, "loss")
-    _close(np.concatenate(row_grads), want_grads[0], "per-position gradient")
+        _close(loss / global_denominator, want_loss, "loss", "ranks")
+    _close(np.concatenate(row_grads), want_grads[0], "gradient (per position)", "ranks")
     for i, (got, want) in enumerate(zip(shared, want_grads[1:], strict=True)):
-        _close(got, want, f"shared gradient {i}")
+        _close(got, want, f"gradient-shared {i}", "ranks")
 
 
 @given(
@@ -275,10 +279,11 @@ def test_mean_denominator_invariance_packing(
         xr.softmax_cross_entropy(padded, target, **kw),
         xr.softmax_cross_entropy(packed, packed_target, **kw),
         "loss",
+        "packing",
     )
     g_padded = xr.softmax_cross_entropy_grad(padded, target, **kw)
     g_packed = xr.softmax_cross_entropy_grad(packed, packed_target, **kw)
-    _close(g_padded[real], g_packed[0], "gradient")
+    _close(g_padded[real], g_packed[0], "gradient", "packing")
     assert np.all(g_padded[~real] == 0)
     d = xr.mean_denominator(padded, target, weight=kw.get("weight"))
     _close(d, xr.mean_denominator(packed, packed_target, weight=kw.get("weight")), "count")
@@ -337,3 +342,9 @@ def test_mean_of_micro_batch_means_differs(seed: int) -> None:
     g_bug = np.concatenate([xr.softmax_cross_entropy_grad(z[p], t[p]) / len(parts) for p in parts])
     g_full = xr.softmax_cross_entropy_grad(z, t)
     assert np.max(np.abs(g_bug - g_full)) > 0.1 * np.max(np.abs(g_full))
+
+
+def test_mean_denominator_max_differences() -> None:
+    """Print the largest differences measured above, relative to the largest entry (-rP)."""
+    for key, value in sorted(MAX_DIFF.items()):
+        print(f"{key}: {value:.2e}")
