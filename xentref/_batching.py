@@ -39,8 +39,9 @@ def mean_denominator(
 
     where $w_{y_n}$ is the weight of position $n$'s class (1 without `weight`). For class
     probabilities $D$ is the number of positions, as in PyTorch. Label smoothing,
-    ``softcap`` and ``z_loss`` (weighted per position like the loss) do not change $D$. The page [Across batches and devices](../llm/batches-and-devices.md) derives it
-    and reproduces the gradient-accumulation bug it prevents.
+    ``softcap`` and ``z_loss`` (weighted per position like the loss) do not change $D$.
+    The page [Across batches and devices](../llm/batches-and-devices.md) derives it and
+    reproduces the gradient-accumulation bug it prevents.
 
     Parameters
     ----------
