@@ -523,6 +523,132 @@ FIGURES: dict[str, FigureSpec] = {
 }
 
 
+# --------------------------------------------------------------------------- vocabulary-parallel
+# (docs/llm/batches-and-devices.md) One contiguous block: drawing and registry entry.
+
+VP_BOUNDS = (0, 5, 8, 12)  # three ranks of uneven widths 5, 3 and 4
+VP_TARGET = 6
+
+
+def _vocab_parallel_example() -> tuple[np.ndarray, list[dict[str, float]], dict[str, float]]:
+    """One position's logits over 12 classes, each rank's local terms, the all-reduced ones."""
+    z = np.round(np.random.default_rng(7452).normal(0.0, 1.5, size=12), 1)
+    m = float(z.max())
+    ranks = []
+    for r in range(len(VP_BOUNDS) - 1):
+        lo, hi = VP_BOUNDS[r], VP_BOUNDS[r + 1]
+        owner = lo <= VP_TARGET < hi
+        ranks.append(
+            {
+                "max": float(z[lo:hi].max()),
+                "sum": float(np.exp(z[lo:hi] - m).sum()),
+                "zy": float(z[VP_TARGET] - m) if owner else 0.0,
+            }
+        )
+    total = {
+        "m": max(t["max"] for t in ranks),
+        "s": sum(t["sum"] for t in ranks),
+        "zy": sum(t["zy"] for t in ranks),
+    }
+    total["loss"] = float(np.log(total["s"]) - total["zy"])
+    dense = float(xentref.softmax_cross_entropy(z[None], [VP_TARGET]))
+    if not np.isclose(total["loss"], dense, rtol=1e-12):
+        raise RuntimeError(f"vocab-parallel figure: {total['loss']} != dense {dense}")
+    return z, ranks, total
+
+
+def draw_vocab_parallel_terms() -> Figure:
+    z, ranks, total = _vocab_parallel_example()
+    fig = _figure(8.0, 5.2)
+    top, bottom = fig.subplots(2, 1, height_ratios=[1.5, 1.0])
+    colours, hatches = [BLUE, ORANGE, GREEN], ["", "//", ".."]
+    for r in range(len(ranks)):
+        lo, hi = VP_BOUNDS[r], VP_BOUNDS[r + 1]
+        cls = np.arange(lo, hi)
+        top.bar(
+            cls,
+            z[lo:hi],
+            0.8,
+            color=colours[r],
+            hatch=hatches[r],
+            edgecolor="white",
+            label=f"rank {r}: classes [{lo}, {hi})",
+        )
+        if r:
+            top.axvline(lo - 0.5, color=GREY, linewidth=1.2, linestyle="--")
+    top.bar([VP_TARGET], [z[VP_TARGET]], 0.8, fill=False, edgecolor="black", linewidth=2.2)
+    top.annotate(
+        f"target y = {VP_TARGET}",
+        (VP_TARGET, z[VP_TARGET]),
+        xytext=(VP_TARGET + 0.9, 1.9),
+        fontsize=10,
+        arrowprops={"arrowstyle": "-", "color": "black", "linewidth": 0.8},
+    )
+    top.axhline(0, color=GREY, linewidth=0.8)
+    top.set(
+        xticks=range(12),
+        xlim=(-0.6, 11.6),
+        ylim=(-3.2, 4.0),
+        xlabel="class c",
+        ylabel="logit $z_c$",
+        title="One position's logits, split over three ranks",
+    )
+    top.grid(axis="x", visible=False)
+    top.legend(loc="upper center", fontsize=9, ncols=3)
+    bottom.axis("off")
+    bottom.set(xlim=(-0.6, 11.6), ylim=(0, 1))
+    for r, t in enumerate(ranks):
+        lo, hi = VP_BOUNDS[r], VP_BOUNDS[r + 1]
+        zy = f"{t['zy']:.3f}" if lo <= VP_TARGET < hi else "0 (not the owner)"
+        bottom.text(
+            (lo + hi - 1) / 2,
+            0.98,
+            f"rank {r}\nlocal max {t['max']:.1f}\n"
+            f"$\\sum e^{{z_c - m}}$ = {t['sum']:.3f}\n$z_y - m$ = {zy}",
+            ha="center",
+            va="top",
+            fontsize=9.5,
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": colours[r]},
+        )
+    bottom.text(
+        5.5,
+        0.2,
+        f"all-reduce max: m = {total['m']:.1f};   sum: S = {total['s']:.3f};   "
+        f"sum: $z_y - m$ = {total['zy']:.3f}\n"
+        f"loss = log S - ($z_y - m$) = {total['loss']:.4f} = the dense cross-entropy",
+        ha="center",
+        va="center",
+        fontsize=10,
+    )
+    return fig
+
+
+def _vocab_parallel_alt() -> str:
+    _, ranks, total = _vocab_parallel_example()
+    parts = "; ".join(
+        f"rank {r} (classes {VP_BOUNDS[r]} to {VP_BOUNDS[r + 1] - 1}): local max "
+        f"{t['max']:.1f}, local sum of exponentials {t['sum']:.3f}"
+        for r, t in enumerate(ranks)
+    )
+    return (
+        "Bar chart of one position's 12 logits, split by dashed lines into three ranks of "
+        f"widths 5, 3 and 4; the target class {VP_TARGET} is outlined on rank 1. Below, "
+        f"each rank's local terms: {parts}; only rank 1 has the target logit minus the max, "
+        f"{total['zy']:.3f}. The all-reduces give the max {total['m']:.1f}, the sum "
+        f"{total['s']:.3f}, and the loss {total['loss']:.4f}, equal to the dense loss."
+    )
+
+
+FIGURES["vocab-parallel-terms"] = FigureSpec(
+    alt=_vocab_parallel_alt(),
+    caption="Where each term of the vocabulary-parallel cross-entropy lives: the local maxima "
+    "and sums of exponentials on every rank, the target logit on its owner only, and the "
+    "three all-reduced numbers that give every rank the dense loss.",
+    draw=draw_vocab_parallel_terms,
+    title="Vocabulary-parallel cross-entropy",
+)
+
+
 def write_svg(fig: Figure, target: Any, title: str, description: str | None = None) -> None:
     """Save ``fig`` as an SVG with no date or creator (same bytes every build), then close it.
 

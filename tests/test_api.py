@@ -73,6 +73,25 @@ SIGNATURES: dict[str, list[tuple[str, Any, Any]]] = {
     "fit_temperature": [("logits", POS, _REQ), ("target", POS, _REQ), ("axis", KW, -1)],
     "expected_calibration_error": [("probs", POS, _REQ), ("target", POS, _REQ), ("n_bins", KW, 15)],
 }
+SIGNATURES["mean_denominator"] = [
+    ("logits", POS, _REQ),
+    ("target", POS, _REQ),
+    ("axis", KW, -1),
+    ("weight", KW, None),
+    ("ignore_index", KW, -100),
+]
+SIGNATURES["vocab_parallel_cross_entropy"] = [
+    ("local_logits", POS, _REQ),
+    ("target", POS, _REQ),
+    ("vocab_start", KW, _REQ),
+    ("vocab_size", KW, _REQ),
+    ("all_reduce", KW, _REQ),
+    ("weight", KW, None),
+    ("ignore_index", KW, -100),
+    ("label_smoothing", KW, 0.0),
+    ("reduction", KW, "mean"),
+]
+SIGNATURES["vocab_parallel_cross_entropy_grad"] = SIGNATURES["vocab_parallel_cross_entropy"]
 SIGNATURES["softmax_cross_entropy_grad"] = SIGNATURES["softmax_cross_entropy"]
 SIGNATURES["binary_cross_entropy_with_logits_grad"] = SIGNATURES["binary_cross_entropy_with_logits"]
 
@@ -229,7 +248,9 @@ def test_api_fully_annotated(name: str) -> None:
     assert set(hints) == {*sig.parameters, "return"}
 
 
-@pytest.mark.parametrize("name", ["fit_temperature", "expected_calibration_error"])
+@pytest.mark.parametrize(
+    "name", ["fit_temperature", "expected_calibration_error", "mean_denominator"]
+)
 def test_api_scalar_statistics_return_float(name: str) -> None:
     assert typing.get_type_hints(_function(name))["return"] is float
 
