@@ -34,6 +34,11 @@ import xentref as xr
 _Z = [[2.0, 1.0, 0.1], [0.5, 2.5, -1.0]]
 _P = [[0.5, 0.25, 0.25], [0.125, 0.75, 0.125]]
 
+def _one_rank(a: Any, op: str) -> Any:
+    """The collective of a world of one rank: the array itself."""
+    return a
+
+
 #: function -> (a valid call by keyword, {argument: kind})
 VALID: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
     "logsumexp": ({"x": _Z}, {"x": "data", "axis": "axis", "keepdims": "bool"}),
@@ -85,6 +90,21 @@ VALID: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
         {"probs": _P, "target": [0, 2]},
         {"probs": "data", "target": "target", "n_bins": "int"},
     ),
+    "mean_denominator": (
+        {"logits": _Z, "target": [0, 2], "weight": [0.5, 1.0, 2.0]},
+        {"logits": "data", "target": "target", "axis": "axis", "weight": "weight",
+         "ignore_index": "int"},
+    ),
+    **{
+        name: (
+            {"local_logits": _Z, "target": [0, 2], "vocab_start": 0, "vocab_size": 3,
+             "all_reduce": _one_rank, "weight": [0.5, 1.0, 2.0], "label_smoothing": 0.125},
+            {"local_logits": "data", "target": "target", "vocab_start": "int",
+             "vocab_size": "int", "all_reduce": "collective", "weight": "weight",
+             "ignore_index": "int", "label_smoothing": "unit", "reduction": "reduction"},
+        )
+        for name in ("vocab_parallel_cross_entropy", "vocab_parallel_cross_entropy_grad")
+    },
 }  # fmt: skip
 
 _PAIRS = [(f, arg) for f, (_, kinds) in VALID.items() for arg in kinds]
@@ -146,10 +166,40 @@ _ARRAY_FOR_SCALAR = st.one_of(
 )
 
 
+def _returning(make: Any) -> Any:
+    """A collective ``all_reduce(a, op)`` that returns ``make(a)`` instead of the reduction."""
+
+    def all_reduce(a: Any, op: str) -> Any:
+        return make(np.asarray(a))
+
+    return all_reduce
+
+
+#: collectives that never are valid: they return None, the wrong shape, or no real numbers
+_BAD_COLLECTIVES = st.sampled_from(
+    [
+        lambda a: None,
+        lambda a: np.zeros((*a.shape, 2)),
+        lambda a: np.float64(0.0),
+        lambda a: a.ravel()[:-1],
+        lambda a: a.astype(str),
+        lambda a: a.astype(np.complex128),
+        lambda a: np.array([object()] * a.size, dtype=object).reshape(a.shape),
+        lambda a: [[1.0, 2.0], [3.0]],
+        lambda a: {"sum": a},
+        lambda a: "sum",
+        lambda a: np.datetime64("2026-12-01"),
+        lambda a: np.ma.masked_array(a.astype(str)),
+    ]
+).map(_returning)
+
+
 @functools.cache
 def _invalid(kind: str) -> st.SearchStrategy[Any]:
     """Values that are never valid for an argument of this kind."""
     base = [_NEVER_ANYTHING]
+    if kind == "collective":  # not callable, or a callable returning junk
+        return st.one_of(*base, _BAD_ARRAYS, st.none(), st.integers(), _BAD_COLLECTIVES)
     if kind in ("data", "target"):
         return st.one_of(*base, _BAD_ARRAYS, st.none())
     if kind == "weight":
@@ -193,6 +243,12 @@ def _numeric(kind: str) -> st.SearchStrategy[Any]:
     )
     if kind in ("data", "target", "weight"):
         return st.one_of(numbers, _NUMERIC_ARRAYS, st.lists(numbers, max_size=4))
+    if kind == "collective":  # numbers, or collectives returning numbers of any kind
+        full = numbers.map(lambda v: lambda a: np.full(a.shape, v, dtype=object).astype(float))
+        scaled = numbers.map(lambda v: lambda a: a * v)
+        cast = _NUMERIC_DTYPES.map(lambda dtype: lambda a: a.astype(dtype))
+        constant = _NUMERIC_ARRAYS.map(lambda b: lambda a: b)
+        return st.one_of(numbers, st.one_of(full, scaled, cast, constant).map(_returning))
     return st.one_of(numbers, st.sampled_from([0, 1, -1, 2, -100, 0.5, 1e-300, 1e308]))
 
 

@@ -406,6 +406,30 @@ def test_vocab_parallel_bad_all_reduce(returned: Any, kind: type, match: str) ->
     assert all(isinstance(e, kind) and str(e).startswith(match) for e in errors), errors
 
 
+@pytest.mark.parametrize(
+    "fn", [xr.vocab_parallel_cross_entropy, xr.vocab_parallel_cross_entropy_grad]
+)
+@pytest.mark.parametrize(
+    "returned",
+    [
+        lambda a: np.zeros_like(a),  # no ranks: 0 / 0 in the mean of `vocab_size`
+        lambda a: np.full_like(a, np.nan),  # int(nan) while naming the failed arguments
+        lambda a: np.full_like(a, np.inf),
+        lambda a: a / 2,  # half a rank
+        lambda a: a - 1,  # fewer than this rank's own counts
+    ],
+)
+def test_vocab_parallel_junk_check_sum_fuzz(fn: Any, returned: Any) -> None:
+    """A first collective that is no sum over ranks: a ValueError naming `all_reduce`.
+
+    Found by tests/test_fuzz.py: a collective of zeros made the check divide 0 by 0 (a
+    RuntimeWarning, then a `vocab_size` of NaN), one of NaNs raised "cannot convert float
+    NaN to integer", which names no argument.
+    """
+    with pytest.raises(ValueError, match=r"^`all_reduce` must return the elementwise sum"):
+        fn(Z, T, vocab_start=0, vocab_size=7, all_reduce=lambda a, op: returned(a))
+
+
 def test_vocab_parallel_all_reduce_not_callable() -> None:
     with pytest.raises(TypeError, match="`all_reduce` must be callable"):
         xr.vocab_parallel_cross_entropy(Z, T, vocab_start=0, vocab_size=7, all_reduce=None)  # type: ignore[arg-type]

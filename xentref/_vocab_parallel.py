@@ -171,6 +171,16 @@ def _check_ranks(shard: _Shard | None, failure: Exception | None, all_reduce: An
         rows, width = shard.z.shape
         status[k + 1 :] = (width, rows, rows**2, shard.vocab_size, shard.vocab_size**2)
     total = _collective(all_reduce, status, "sum")
+    # A sum over ranks of these counts is whole, finite and at least this rank's own counts;
+    # anything else (NaN, zeros, half of it) would make the checks below divide by 0 or lie.
+    if not (
+        np.isfinite(total).all() and (total == np.floor(total)).all() and (total >= status).all()
+    ):
+        raise ValueError(
+            "`all_reduce` must return the elementwise sum over ranks for op 'sum': the first "
+            f"collective, counts of ranks and sizes, came back as {total.tolist()}, not whole "
+            f"numbers at least this rank's own {status.tolist()}"
+        )
     bad, (world, widths, rows_sum, rows_sq, vocab_sum, vocab_sq) = total[:k], total[k:]
     if bad.any() or shard is None:
         if failure is not None:
@@ -363,7 +373,8 @@ def vocab_parallel_cross_entropy(
     ValueError
         If the shard does not fit in the vocabulary, a class index is out of ``[0, V)``,
         `target` or `weight` has the wrong shape or `weight` a negative entry, an option is
-        out of range, `all_reduce` returns the wrong shape, the ranks' shards' widths do not
+        out of range, `all_reduce` returns the wrong shape (or, for the first sum, counts
+        that are not whole numbers at least this rank's own), the ranks' shards' widths do not
         add up to `vocab_size`, the ranks disagree on `vocab_size` or on the number of
         positions, or a target's class lies in no shard or in several.
 
