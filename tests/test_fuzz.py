@@ -34,6 +34,7 @@ import xentref as xr
 _Z = [[2.0, 1.0, 0.1], [0.5, 2.5, -1.0]]
 _P = [[0.5, 0.25, 0.25], [0.125, 0.75, 0.125]]
 
+
 def _one_rank(a: Any, op: str) -> Any:
     """The collective of a world of one rank: the array itself."""
     return a

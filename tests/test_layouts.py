@@ -207,7 +207,41 @@ def _cases() -> list[Case]:
              {"probs": _probs((6,)), "target": _RNG.integers(0, 4, 6)}, 2, {"n_bins": 4},
              empty=False),
     ]  # fmt: skip
+    cases += [
+        Case("mean_denominator[weight,ignore]", "mean_denominator",
+             {"logits": z3, "target": ce_ignore, "weight": w3}, 2, class_axis=("logits",)),
+        Case("mean_denominator[C=40]", "mean_denominator",
+             {"logits": z40, "target": _targets(z40)}, 2, class_axis=("logits",)),
+    ]  # fmt: skip
+    cases.append(
+        Case("mean_denominator[soft]", "mean_denominator", {"logits": z4, "target": p}, 2,
+             class_axis=("logits", "target"))
+    )  # fmt: skip
+    one_rank = {"vocab_start": 0, "all_reduce": _one_rank}
+    for fn, out_axis in (
+        ("vocab_parallel_cross_entropy", False),
+        ("vocab_parallel_cross_entropy_grad", True),
+    ):
+        for reduction in ("none", "mean"):
+            cases += [
+                Case(f"{fn}[C=40,{reduction}]", fn, {"local_logits": z40, "target": _targets(z40)},
+                     2, {**one_rank, "vocab_size": 40, "reduction": reduction},
+                     out_has_class_axis=out_axis),
+                Case(f"{fn}[C=3,weight,ignore,smooth,{reduction}]", fn,
+                     {"local_logits": z3, "target": ce_ignore, "weight": w3}, 2,
+                     {**one_rank, "vocab_size": 3, "reduction": reduction,
+                      "label_smoothing": 0.125}, out_has_class_axis=out_axis),
+            ]  # fmt: skip
+        cases.append(
+            Case(f"{fn}[2-D,C=40,sum]", fn, {"local_logits": z2d, "target": _targets(z2d)}, 2,
+                 {**one_rank, "vocab_size": 40, "reduction": "sum"}, out_has_class_axis=out_axis)
+        )  # fmt: skip
     return cases
+
+
+def _one_rank(a: np.ndarray, op: str) -> np.ndarray:
+    """The collective of a world of one rank (vocab-parallel functions): the array itself."""
+    return a
 
 
 CASES = _cases()
@@ -356,7 +390,7 @@ FLOAT_DTYPES: dict[str, tuple[np.dtype[Any], np.dtype[Any]]] = {
     ">f8": (np.dtype(">f8"), np.dtype(np.float64)),
     "longdouble": (np.dtype(np.longdouble), np.dtype(np.longdouble)),
 }
-_SCALAR_OUT = {"fit_temperature", "expected_calibration_error"}
+_SCALAR_OUT = {"fit_temperature", "expected_calibration_error", "mean_denominator"}
 
 
 def _as(case: Case, dtype: np.dtype[Any]) -> dict[str, np.ndarray]:
@@ -448,7 +482,10 @@ def test_zero_size_batch(case_id: str, dtype: str) -> None:
     cast = {k: v.astype(FLOAT_DTYPES[dtype][0]) if k in case.float_args else v
             for k, v in arrays.items()}  # fmt: skip
     got = call(case, cast)
-    assert got.dtype == FLOAT_DTYPES[dtype][1]
+    if case.function in _SCALAR_OUT:
+        assert type(got) is float, f"{case_id}: {type(got)}"
+    else:
+        assert got.dtype == FLOAT_DTYPES[dtype][1]
     _close(got, want, 0, 0, f"{case_id} empty")
 
 
