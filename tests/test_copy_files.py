@@ -486,6 +486,155 @@ def _ece_cases() -> list[Case]:
     ]
 
 
+# mean_denominator: the leading arguments of softmax_cross_entropy; its result is a float.
+def _mean_denominator_cases() -> list[Case]:
+    return [
+        ("index-ignore", (_Z, _Y), {}),
+        ("index-weight", (_Z, _Y), {"weight": _W}),
+        ("index-ignore2-weight", (_Z, _Y_IGNORE2), {"weight": _W, "ignore_index": 2}),
+        ("probs", (_Z, _T_SOFT), {}),
+        ("probs-weight", (_Z, _T_SOFT), {"weight": _W}),
+        ("masked", (_Z_MASKED, _Y_MASKED), {}),
+        ("f32-weight", (_Z.astype(np.float32), _Y), {"weight": _W_MANY[:5] / 3}),
+        ("f16", (_Z.astype(np.float16), _Y), {"weight": _W}),
+        ("many-weight", (_Z_MANY, _Y_MANY), {"weight": _W_MANY}),
+        ("huge-weight", (_Z[:2], [0, 1]), {"weight": [1e308, 1e308, 1.0, 1.0, 1.0]}),
+        ("tiny-weight", (_Z[:2], [0, 1]), {"weight": [1e-300, 5e-324, 1.0, 1.0, 1.0]}),
+        ("all-ignored", (_Z[:2], [-100, -100]), {}),
+        ("empty", (np.zeros((0, 4)), np.zeros(0, np.int64)), {}),
+        ("axis0", (_Z.T, _Y), {"axis": 0, "weight": _W}),
+        ("axis1-3d", (_rng.normal(size=(2, 4, 3)), _rng.integers(0, 4, size=(2, 3))), {"axis": 1}),
+        ("one-d", (_Z[0], 2), {}),
+        ("float-target", (_Z, _Y.astype(np.float64)), {"weight": _W}),
+        ("bad-index-high", (_Z, [0, 5, 1, 1, 1, 1]), {}),
+        ("bad-index-not-whole", (_Z, [0, 1.5, 1, 1, 1, 1]), {}),
+        ("bad-target-shape", (_Z, [0, 1]), {}),
+        ("bad-target-none", (_Z, None), {}),
+        ("bad-probs-sum", (_Z[:1], [[0.5, 0.6, 0.0, 0.0, 0.0]]), {}),
+        ("bad-probs-ignore-index", (_Z, _T_SOFT), {"ignore_index": 0}),
+        ("bad-weight-shape", (_Z, _Y), {"weight": [1.0, 2.0]}),
+        ("bad-weight-negative", (_Z, _Y), {"weight": [1.0, -2.0, 1.0, 1.0, 1.0]}),
+        ("bad-weight-nan", (_Z, _Y), {"weight": [1.0, nan, 1.0, 1.0, 1.0]}),
+        ("bad-ignore-index-float", (_Z, _Y), {"ignore_index": -100.0}),
+        ("bad-axis", (_Z, _Y), {"axis": 2}),
+        ("bad-no-classes", (np.zeros((2, 0)), [0, 0]), {}),
+        *[(f"bad-logits-{label}", (value, [0, 1]), {}) for label, value in _BAD_ARRAYS],
+    ]
+
+
+# Vocabulary-parallel: a case with the key "shards" runs on one thread per rank (`_DRIVER`).
+_VZ = _rng.normal(size=(6, 9)) * 3
+_VZ[0, [1, 2, 3, 4]] = -inf  # rank 1 of [0, 1, 5, 6, 9] sees only -inf in row 0
+_VZ[1, :] = [700.0, 0.0, -5.0, 1.0, -inf, 2.0, 0.0, -inf, 3.0]  # loss about 1e-304
+_VZ[2, 8] = 745.0  # the maximum on the last rank; loss about 1e-323
+_VY = np.array([0, 0, 8, -100, 4, 6])
+_VW = np.array([1.0, 0.5, 2.0, 0.0, 3.0, 1.0, 0.25, 1.0, 2.0])
+_V_SHARDS = {
+    "1": [(0, 9)],
+    "2": [(0, 4), (4, 9)],
+    "3": [(0, 1), (1, 8), (8, 9)],
+    "4": [(0, 1), (1, 5), (5, 6), (6, 9)],
+}
+
+
+def _vocab_parallel_cases() -> list[Case]:
+    cases: list[Case] = []
+    for world, shards in _V_SHARDS.items():
+        for w_label, w in (("noweight", None), ("weight", _VW)):
+            for eps in (0.0, 0.1, 1.0):
+                for reduction in ("none", "mean", "sum"):
+                    tag = f"w{world}-{w_label}-eps{eps}-{reduction}"
+                    options = {
+                        "shards": shards,
+                        "weight": w,
+                        "label_smoothing": eps,
+                        "reduction": reduction,
+                    }
+                    cases += [
+                        (f"hard-{tag}", (_VZ, _VY), options),
+                        (f"f32-{tag}", (_VZ.astype(np.float32), _VY), options),
+                    ]
+        cases += [
+            (
+                f"ignore2-w{world}",
+                (_VZ, np.where(_VY < 0, 2, _VY)),
+                {"shards": shards, "ignore_index": 2, "weight": _VW, "label_smoothing": 0.2},
+            )
+        ]
+    z40 = _rng.normal(size=(2, 3, 40)) * 4
+    y40 = _rng.integers(0, 40, size=(2, 3))
+    cases += [
+        ("many-3d-w3", (z40, y40), {"shards": [(0, 7), (7, 33), (33, 40)], "reduction": "none"}),
+        (
+            "many-3d-f32-w4",
+            (z40.astype(np.float32), y40),
+            {"shards": [(0, 10), (10, 20), (20, 30), (30, 40)], "label_smoothing": 0.05},
+        ),
+        ("one-d-w2", (_VZ[1], 0), {"shards": [(0, 4), (4, 9)]}),
+        (
+            "all-masked-row",
+            ([[-inf, -inf, -inf, -inf], [0.0, 1.0, 2.0, 3.0]], [1, 2]),
+            {"shards": [(0, 2), (2, 4)], "reduction": "none"},
+        ),
+        (
+            "inf-and-nan",
+            ([[inf, 0.0, 1.0], [nan, 1.0, 0.0]], [0, 1]),
+            {"shards": [(0, 1), (1, 3)], "reduction": "none"},
+        ),
+        ("all-ignored-mean", (_VZ[:2], [-100, -100]), {"shards": [(0, 4), (4, 9)]}),
+        ("zero-weight-mean", (_VZ[:2], [3, 3]), {"shards": [(0, 4), (4, 9)], "weight": _VW}),
+        ("empty", (np.zeros((0, 9)), np.zeros(0, np.int64)), {"shards": [(0, 4), (4, 9)]}),
+        ("int-logits", ([[1, 2, 3], [3, 2, 1]], [2, 0]), {"shards": [(0, 2), (2, 3)]}),
+        ("list-target-float", (_VZ, _VY.astype(np.float64)), {"shards": [(0, 4), (4, 9)]}),
+        ("bad-index-high", (_VZ, [0, 9, 1, 1, 1, 1]), {"shards": [(0, 4), (4, 9)]}),
+        ("bad-index-not-whole", (_VZ, [0, 1.5, 1, 1, 1, 1]), {"shards": [(0, 4), (4, 9)]}),
+        ("bad-target-shape", (_VZ, [0, 1]), {"shards": [(0, 4), (4, 9)]}),
+        ("bad-target-probs", (_VZ, _softmax_rows((6, 9))), {"shards": [(0, 9)]}),
+        ("bad-target-none", (_VZ, None), {"shards": [(0, 4), (4, 9)]}),
+        ("bad-weight-local", (_VZ, _VY), {"shards": [(0, 4), (4, 9)], "weight": _VW[:4]}),
+        ("bad-weight-negative", (_VZ, _VY), {"shards": [(0, 9)], "weight": -_VW}),
+        ("bad-smoothing-high", (_VZ, _VY), {"shards": [(0, 4), (4, 9)], "label_smoothing": 1.5}),
+        ("bad-reduction", (_VZ, _VY), {"shards": [(0, 4), (4, 9)], "reduction": "avg"}),
+        ("bad-ignore-index-float", (_VZ, _VY), {"shards": [(0, 9)], "ignore_index": -100.0}),
+        ("bad-vocab-start-negative", (_VZ, _VY), {"shards": [(0, 9)], "vocab_start": -1}),
+        ("bad-vocab-size-zero", (_VZ, _VY), {"shards": [(0, 9)], "vocab_size": 0}),
+        ("bad-vocab-size-float", (_VZ, _VY), {"shards": [(0, 9)], "vocab_size": 9.0}),
+        ("bad-overlap", (_VZ, _VY), {"shards": [(0, 5), (4, 8)]}),  # widths add up, class 4 twice
+        ("bad-gap", (_VZ, _VY), {"shards": [(0, 4), (5, 9)], "vocab_size": 9}),
+        ("bad-gathered", (_VZ, _VY), {"shards": [(0, 9), (0, 9), (0, 9)]}),
+        (
+            "bad-one-rank-weight",
+            (_VZ, _VY),
+            {"shards": [(0, 1), (1, 8), (8, 9)], "weight": _VW, "rank1": {"weight": _VW[:3]}},
+        ),
+        (
+            "bad-one-rank-vocab-size",
+            (_VZ, _VY),
+            {"shards": [(0, 4), (4, 9)], "rank1": {"vocab_size": 10}},
+        ),
+        (
+            "bad-one-rank-positions",
+            (_VZ, _VY),
+            {"shards": [(0, 4), (4, 9)], "rank1": {"target": _VY[:3], "rows": 3}},
+        ),
+        ("bad-no-classes", (_VZ, _VY), {"shards": [(0, 9), (9, 9)]}),
+        ("bad-all-reduce-none", (_VZ, _VY), {"shards": [(0, 9)], "collective": "none"}),
+        ("bad-all-reduce-shape", (_VZ, _VY), {"shards": [(0, 4), (4, 9)], "collective": "shape"}),
+        ("bad-all-reduce-strings", (_VZ, _VY), {"shards": [(0, 9)], "collective": "strings"}),
+        ("bad-all-reduce-zeros", (_VZ, _VY), {"shards": [(0, 4), (4, 9)], "collective": "zeros"}),
+        (
+            "bad-all-reduce-not-callable",
+            (_VZ, _VY),
+            {"all_reduce": None, "vocab_start": 0, "vocab_size": 9},
+        ),
+        *[
+            (f"bad-logits-{label}", (value, [0, 1]), {"shards": [(0, None)]})
+            for label, value in _BAD_ARRAYS
+        ],
+    ]
+    return cases
+
+
 CASES: dict[str, list[Case]] = {
     **{name: _stable_cases(name) for name in ("logsumexp", "softmax", "log_softmax")},
     **{name: _stable_cases(name) for name in ("sigmoid", "log_sigmoid")},
@@ -503,7 +652,76 @@ CASES: dict[str, list[Case]] = {
     "sigmoid_focal_loss": _focal_cases(),
     "fit_temperature": _fit_temperature_cases(),
     "expected_calibration_error": _ece_cases(),
+    "mean_denominator": _mean_denominator_cases(),
+    "vocab_parallel_cross_entropy": _vocab_parallel_cases(),
+    "vocab_parallel_cross_entropy_grad": _vocab_parallel_cases(),
 }
+
+# How a case is run, here and in the NumPy-only interpreter (the same source, exec'd in both).
+# A plain case is ``function(*args, **kwargs)``. A vocabulary-parallel case has the key
+# "shards", one (start, stop) of columns per rank: each rank is a thread calling `function` on
+# ``args[0][..., start:stop]`` with ``vocab_start=start`` and an ``all_reduce`` that waits
+# (20 s at most) for every rank's array and returns their elementwise max or sum. "rank1"
+# overrides rank 1's arguments ("rows": its number of leading rows); "collective" makes every
+# rank's collective return junk. The value is the tuple of every rank's result; if any rank
+# raised, the case raises the first such rank's exception type with every rank's outcome.
+_DRIVER = r"""
+import threading
+import numpy as np
+
+
+def run_case(function, args, kwargs):
+    if "shards" not in kwargs:
+        return function(*args, **kwargs)
+    kwargs = dict(kwargs)
+    shards, rank1 = kwargs.pop("shards"), dict(kwargs.pop("rank1", {}))
+    junk = kwargs.pop("collective", None)
+    z, rest = args[0], args[1:]  # (start, None): the logits as given, on one rank
+    size = kwargs.pop("vocab_size", None if shards[0][1] is None else np.shape(z)[-1])
+    start0 = kwargs.pop("vocab_start", None)
+    world = len(shards)
+    barrier, inbox = threading.Barrier(world, timeout=20.0), [None] * world
+    outcomes = [("error", "missing", "the rank did not finish")] * world
+
+    def rank(r):
+        def all_reduce(a, op):
+            inbox[r] = np.array(a, copy=True)
+            barrier.wait()
+            stacked = np.stack(inbox)
+            out = np.max(stacked, axis=0) if op == "max" else np.sum(stacked, axis=0)
+            barrier.wait()
+            if junk is None:
+                return out
+            return {"none": None, "shape": out[:1], "strings": out.astype(str),
+                    "zeros": np.zeros_like(out)}[junk]
+
+        start, stop = shards[r]
+        over = dict(rank1) if r == 1 else {}
+        rows, mine = over.pop("rows", None), (over.pop("target"),) if "target" in over else ()
+        mine += rest[len(mine) :]
+        local = z if stop is None else np.asarray(z)[..., start:stop]
+        local = local if rows is None else local[:rows]
+        call = {"vocab_start": start if start0 is None else start0, "vocab_size": size,
+                "all_reduce": all_reduce, **kwargs, **over}
+        try:
+            outcomes[r] = ("value", function(local, *mine, **call))
+        except Exception as error:
+            outcomes[r] = ("error", type(error).__name__, str(error))
+
+    threads = [threading.Thread(target=rank, args=(r,), daemon=True) for r in range(world)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60.0)
+    errors = [o for o in outcomes if o[0] == "error"]
+    if not errors:
+        return tuple(value for _, value in outcomes)
+    kind = {"TypeError": TypeError, "ValueError": ValueError}.get(errors[0][1], RuntimeError)
+    raise kind("; ".join(f"rank {r}: {o[1:]}" for r, o in enumerate(outcomes)))
+"""
+_DRIVER_NAMESPACE: dict[str, Any] = {}
+exec(_DRIVER, _DRIVER_NAMESPACE)
+run_case = _DRIVER_NAMESPACE["run_case"]
 
 # --------------------------------------------------------------------------------------------
 # Running a copy where only NumPy and the standard library exist
@@ -527,14 +745,17 @@ if job == "doctest":
     runpy.run_module("doctest", run_name="__main__", alter_sys=True)
 else:
     import numpy
-    name, cases_file, out_file = sys.argv[4:7]
+    name, cases_file, out_file, driver_file = sys.argv[4:8]
+    with open(driver_file, encoding="utf-8") as f:
+        driver = f.read()
     function = getattr(__import__(name), name)
     with open(cases_file, "rb") as f:
         cases = pickle.load(f)
     results = {}
+    exec(driver, namespace := {})
     for case_id, args, kwargs in cases:
         try:
-            results[case_id] = ("value", function(*args, **kwargs))
+            results[case_id] = ("value", namespace["run_case"](function, args, kwargs))
         except Exception as error:
             results[case_id] = ("error", type(error).__name__, str(error))
     assert set(sys.modules) - set(sys.builtin_module_names), "nothing imported?"
@@ -592,6 +813,11 @@ def _same(mine: Any, theirs: Any) -> str | None:
         if mine.tobytes() != theirs.tobytes():
             return f"values\n  copy:    {mine!r}\n  xentref: {theirs!r}"
         return None
+    if isinstance(theirs, tuple):  # one result per rank
+        if len(mine) != len(theirs):
+            return f"{len(mine)} ranks vs {len(theirs)}"
+        whys = [_same(a, b) for a, b in zip(mine, theirs, strict=True)]
+        return next((f"rank {r}: {w}" for r, w in enumerate(whys) if w is not None), None)
     if isinstance(theirs, float):
         return None if mine.hex() == theirs.hex() else f"{mine!r} vs {theirs!r}"
     return None if mine == theirs else f"{mine!r} vs {theirs!r}"
@@ -685,7 +911,11 @@ def test_copy_matches_package(name: str, copy_dir: Path, numpy_dir: Path, tmp_pa
         pytest.fail(f"add cases for {name} to CASES in tests/test_copy_files.py", False)
     cases_file, out_file = tmp_path / "cases.pickle", tmp_path / "results.pickle"
     cases_file.write_bytes(pickle.dumps(cases))
-    result = run_numpy_only(copy_dir, numpy_dir, "cases", name, str(cases_file), str(out_file))
+    driver_file = tmp_path / "driver.py"
+    driver_file.write_text(_DRIVER, encoding="utf-8")
+    result = run_numpy_only(
+        copy_dir, numpy_dir, "cases", name, str(cases_file), str(out_file), str(driver_file)
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     run = pickle.loads(out_file.read_bytes())
     assert run["outside"] == [], f"the copy imported {run['outside']}"
@@ -693,7 +923,7 @@ def test_copy_matches_package(name: str, copy_dir: Path, numpy_dir: Path, tmp_pa
     problems, values, errors = [], 0, 0
     for case_id, args, kwargs in cases:
         try:
-            expected: tuple[Any, ...] = ("value", function(*args, **kwargs))
+            expected: tuple[Any, ...] = ("value", run_case(function, args, kwargs))
         except Exception as error:
             expected = ("error", type(error).__name__, str(error))
         got = run["results"][case_id]
