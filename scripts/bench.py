@@ -103,6 +103,38 @@ def machine() -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- competitors
 
+#: An earlier commit's xentref (``--before REV``), timed beside the current one.
+BEFORE: Any = None
+
+
+def load_before(rev: str) -> Any:
+    """Import ``xentref/`` as it was at commit `rev`, as the package ``xentref_before``."""
+    import importlib
+    import tempfile
+
+    files = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, "xentref/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    tmp = Path(tempfile.mkdtemp(prefix="xentref-before-"))
+    (tmp / "xentref_before").mkdir()
+    for name in files:
+        if name.endswith(".py"):
+            src = subprocess.run(
+                ["git", "show", f"{rev}:{name}"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            src = src.replace("from xentref.", "from xentref_before.")
+            (tmp / "xentref_before" / Path(name).name).write_text(src, encoding="utf-8")
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module("xentref_before")
+
 
 def naive_loss(z: np.ndarray, y: np.ndarray) -> Any:
     e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -157,13 +189,18 @@ def competitors(z: np.ndarray, y: np.ndarray, op: str) -> dict[str, Callable[[],
         }
         if z.size > SKLEARN_MAX_ELEMENTS:
             del runs["sklearn"]
+        if BEFORE is not None:
+            runs["xentref_before"] = lambda: BEFORE.softmax_cross_entropy(z, y)
         return runs
-    return {
+    runs = {
         "xentref": lambda: xentref.softmax_cross_entropy_grad(z, y),
         "naive": lambda: naive_grad(z, y),
         "torch_1t": torch_grad(1),
         "torch_all": torch_grad(n_all),
     }
+    if BEFORE is not None:
+        runs["xentref_before"] = lambda: BEFORE.softmax_cross_entropy_grad(z, y)
+    return runs
 
 
 # --------------------------------------------------------------------------- measurement
@@ -304,7 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "bench_results.json")
     parser.add_argument("--quick", action="store_true", help="small sizes only (smoke test)")
+    parser.add_argument(
+        "--before", metavar="REV", help="also time xentref as of commit REV, in the same run"
+    )
     args = parser.parse_args(argv)
+    global BEFORE
+    if args.before:
+        BEFORE = load_before(args.before)
     start = time.perf_counter()
     results = []
     for n, c, repeats in QUICK_SIZES if args.quick else SIZES:
@@ -324,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             "in a fresh subprocess, 1 thread; the result is included",
             "ratio": "median over repeats of t / t_torch_1t, competitors interleaved",
             "quick": args.quick,
+            "before": args.before,
         },
         "total_s": round(time.perf_counter() - start, 1),
         "results": results,
