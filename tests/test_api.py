@@ -48,6 +48,18 @@ SIGNATURES: dict[str, list[tuple[str, Any, Any]]] = {
         ("label_smoothing", KW, 0.0),
         ("reduction", KW, "mean"),
     ],
+    "linear_cross_entropy": [
+        ("hidden", POS, _REQ),
+        ("linear_weight", POS, _REQ),
+        ("target", POS, _REQ),
+        ("linear_bias", KW, None),
+        ("weight", KW, None),
+        ("ignore_index", KW, -100),
+        ("label_smoothing", KW, 0.0),
+        ("z_loss", KW, 0.0),
+        ("softcap", KW, None),
+        ("reduction", KW, "mean"),
+    ],
     "binary_cross_entropy": [
         ("probs", POS, _REQ),
         ("target", POS, _REQ),
@@ -72,6 +84,7 @@ SIGNATURES: dict[str, list[tuple[str, Any, Any]]] = {
     "expected_calibration_error": [("probs", POS, _REQ), ("target", POS, _REQ), ("n_bins", KW, 15)],
 }
 SIGNATURES["softmax_cross_entropy_grad"] = SIGNATURES["softmax_cross_entropy"]
+SIGNATURES["linear_cross_entropy_grad"] = SIGNATURES["linear_cross_entropy"]
 SIGNATURES["binary_cross_entropy_with_logits_grad"] = SIGNATURES["binary_cross_entropy_with_logits"]
 
 REQUIRED_SECTIONS = ["Parameters", "Returns", "Raises", "See Also", "Examples"]

@@ -3,7 +3,8 @@
 Reference implementations, in NumPy, of entropy, cross-entropy, KL divergence, the stable
 log-sum-exp family, softmax and binary cross-entropy (from logits and from probabilities)
 with their gradients, PyTorch's options (class weights, ignore_index, label smoothing,
-pos_weight), focal loss, and temperature scaling. Every function is exact to the last digits
+pos_weight), the linear cross-entropy of a language model's last layer without its logits,
+focal loss, and temperature scaling. Every function is exact to the last digits
 on hard inputs, validates its arguments, and can be copied on its own (with the
 `xentref._validation` helpers it calls).
 """
@@ -16,6 +17,7 @@ from xentref._binary import (
 from xentref._calibration import expected_calibration_error, fit_temperature
 from xentref._focal import sigmoid_focal_loss
 from xentref._information import cross_entropy, entropy, kl_divergence
+from xentref._linear import linear_cross_entropy, linear_cross_entropy_grad
 from xentref._softmax_ce import softmax_cross_entropy, softmax_cross_entropy_grad
 from xentref._stable import log_sigmoid, log_softmax, logsumexp, sigmoid, softmax
 
@@ -28,6 +30,8 @@ __all__ = [
     "expected_calibration_error",
     "fit_temperature",
     "kl_divergence",
+    "linear_cross_entropy",
+    "linear_cross_entropy_grad",
     "log_sigmoid",
     "log_softmax",
     "logsumexp",
