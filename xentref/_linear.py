@@ -15,19 +15,17 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from xentref._softmax_ce import softmax_cross_entropy, softmax_cross_entropy_grad
-from xentref._stable import logsumexp, softmax
-from xentref._validation import (
-    as_float_array,
-    as_index_array,
-    check_class_indices,
-    check_distribution,
-    check_int,
-    check_nonnegative,
-    check_real,
-    check_reduction,
-    reduce,
+from xentref._softmax_ce import (
+    _Labels,
+    _labels,
+    _loss_rows,
+    _Options,
+    _options,
+    _probabilities,
+    _Probs,
+    _target_shape,
 )
+from xentref._validation import as_float_array, check_int, check_reduction, reduce
 
 FloatArray = NDArray[np.floating[Any]]
 
@@ -50,19 +48,14 @@ class LinearCrossEntropyGrad(NamedTuple):
 
 
 class _Linear(NamedTuple):
-    """Validated inputs: hidden states as rows, the target as rows, the reduction's denominator."""
+    """Validated inputs: hidden states and target as rows, the options, the "mean" denominator."""
 
     h: FloatArray  # (R, D)
     w: FloatArray  # (V, D)
     b: FloatArray | None  # (V,)
-    labels: NDArray[np.intp] | None  # (R,) class indices (ignore_index kept)
-    probs: FloatArray | None  # (R, V) probability targets
-    weight: FloatArray | None  # (V,)
-    ignore_index: int
-    eps: float
-    z_loss: float
-    softcap: float | None
-    batch_shape: tuple[int, ...]
+    target: _Labels | _Probs  # R rows
+    options: _Options
+    batch_shape: tuple[int, ...]  # hidden's shape without the feature axis
     denominator: float
 
 
@@ -115,15 +108,6 @@ def _prepare(
     h, w = (arrays[n].astype(dtype, copy=False) for n in ("hidden", "linear_weight"))
     b = arrays["linear_bias"].astype(dtype, copy=False) if linear_bias is not None else None
     check_reduction(reduction)
-    eps = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
-    zl = check_real(z_loss, "z_loss", low=0.0)
-    if not np.isfinite(zl):
-        raise ValueError(f"`z_loss` must be finite, got {z_loss!r}")
-    cap = None
-    if softcap is not None:
-        cap = check_real(softcap, "softcap", low=0.0)
-        if cap == 0 or not np.isfinite(cap):
-            raise ValueError(f"`softcap` must be positive and finite (or None), got {softcap!r}")
     ignore_index = check_int(ignore_index, "ignore_index")
     if h.ndim == 0:
         raise ValueError("`hidden` must have at least one dimension (the features), got a scalar")
@@ -141,92 +125,33 @@ def _prepare(
             f"`linear_bias` must have shape ({n_classes},), one per row of `linear_weight` "
             f"{w.shape}, got {b.shape}"
         )
-    wt = None
-    if weight is not None:
-        wt = as_float_array(weight, "weight").astype(dtype, copy=False)
-        if wt.shape != (n_classes,):
-            raise ValueError(
-                f"`weight` must have shape ({n_classes},), one per row of `linear_weight` "
-                f"{w.shape}, got {wt.shape}"
-            )
-        check_nonnegative(wt, "weight")
-    if target is None:
-        raise TypeError("`target` must be class indices or class probabilities, got None")
-    try:
-        shape = np.shape(target)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"`target` must be a rectangular array of numbers: {exc}") from None
+    if isinstance(weight, np.ndarray) and weight.shape != (n_classes,):
+        raise ValueError(
+            f"`weight` must have shape ({n_classes},), one per row of `linear_weight` "
+            f"{w.shape}, got {weight.shape}"
+        )
+    options = _options(weight, n_classes, dtype, label_smoothing, z_loss, softcap)
+    shape = _target_shape(target)
     batch_shape = h.shape[:-1]
     rows = int(np.prod(batch_shape, dtype=np.int64))
     h2 = h.reshape(rows, d)
     if shape == (*batch_shape, n_classes):  # class probabilities
-        if ignore_index >= 0:
-            raise ValueError(
-                f"`ignore_index` applies only to class-index targets, got {ignore_index} "
-                "with probability targets (as in PyTorch)"
-            )
-        t = as_float_array(target, "target").astype(dtype, copy=False)
-        check_distribution(t, t.ndim - 1, "target")
-        t2 = t.reshape(rows, n_classes)
-        return _Linear(
-            h2, w, b, None, t2, wt, ignore_index, eps, zl, cap, batch_shape, float(rows)
-        )
+        probs = _probabilities(target, dtype, len(batch_shape), ignore_index)
+        return _Linear(h2, w, b, probs, options, batch_shape, float(rows))
     if shape != batch_shape:
         raise ValueError(
             f"`target` must have shape {batch_shape} (class indices: `hidden` {h.shape} without "
             f"its feature axis) or {(*batch_shape, n_classes)} (class probabilities over the "
             f"{n_classes} rows of `linear_weight` {w.shape}), got {shape}"
         )
-    y = as_index_array(target, "target")
-    check_class_indices(y, n_classes, ignore_index)
-    y = y.reshape(rows)
-    valid = y != ignore_index
-    if wt is None:
-        denominator = float(np.count_nonzero(valid))
-    else:  # exactly what softmax_cross_entropy's "mean" divides by
-        wy = np.where(valid, wt[np.where(valid, y, 0)], 0)
-        denominator = float(np.sum(wy, dtype=dtype))
-    return _Linear(h2, w, b, y, None, wt, ignore_index, eps, zl, cap, batch_shape, denominator)
+    labels, denominator = _labels(target, n_classes, ignore_index, options, dtype)
+    return _Linear(h2, w, b, labels, options, batch_shape, denominator)
 
 
 def _row_blocks(pb: _Linear) -> list[slice]:
     n_rows, n_classes = pb.h.shape[0], pb.w.shape[0]
     step = max(1, BLOCK_BYTES // (n_classes * pb.h.itemsize))
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
-
-
-def _block_loss_grad(
-    pb: _Linear, z: FloatArray, rows: slice, scale: float, grad: bool
-) -> tuple[FloatArray, FloatArray | None]:
-    """Per-row losses of one block of logits, and `scale` * their gradient (in place of `z`)."""
-    t = pb.labels[rows] if pb.labels is not None else pb.probs[rows]  # type: ignore[index]
-    dtype = z.dtype.type
-    opts = {"weight": pb.weight, "ignore_index": pb.ignore_index}
-    opts["label_smoothing"] = pb.eps
-    tanh = None
-    if pb.softcap is not None:  # z <- c tanh(z / c); dz_capped/dz = 1 - tanh^2
-        tanh = np.tanh(z / dtype(pb.softcap))
-        z = tanh * dtype(pb.softcap)
-    losses = softmax_cross_entropy(z, t, reduction="none", **opts)
-    if pb.z_loss > 0:  # z_loss * w_y * lse^2 per position (w_y = 1 for probability targets)
-        lse = logsumexp(z, axis=-1)
-        if pb.labels is None:
-            wy = np.ones_like(lse)
-        else:
-            valid = t != pb.ignore_index
-            w_all = np.ones(z.shape[1], z.dtype) if pb.weight is None else pb.weight
-            wy = np.where(valid, w_all[np.where(valid, t, 0)], 0).astype(z.dtype)
-        losses = losses + np.where(wy == 0, 0, dtype(pb.z_loss) * wy * lse * lse)
-    if not grad:
-        return losses, None
-    g = softmax_cross_entropy_grad(z, t, reduction="sum", **opts)
-    if pb.z_loss > 0:  # d(s w lse^2)/dz = 2 s w lse softmax(z)
-        g += (dtype(2 * pb.z_loss) * wy * lse)[:, None] * softmax(z, axis=-1)
-    if tanh is not None:
-        g *= 1 - tanh * tanh
-    if scale != 1:
-        g *= dtype(scale)
-    return losses, g
 
 
 def _add_weight_grad(dw: FloatArray, g: FloatArray, hb: FloatArray) -> None:
@@ -259,7 +184,8 @@ def _run(
         z = hb @ w.T  # the block's logits, (rows, V)
         if b is not None:
             z += b
-        losses[rows], g = _block_loss_grad(pb, z, rows, scale, grad)
+        g = z if grad else None  # the gradient overwrites the logits: one (rows, V) buffer
+        losses[rows] = _loss_rows(z, pb.target.rows(rows), pb.options, grad=g, scale=scale)
         if g is None:
             continue
         np.matmul(g, w, out=dh[rows])  # type: ignore[index]  # d_hidden = G W
@@ -372,7 +298,7 @@ def linear_cross_entropy(
     >>> h, W, b = rng.normal(size=(6, 4)), rng.normal(size=(10, 4)), rng.normal(size=10)
     >>> y = np.array([1, 3, 0, 9, -100, 2])
     >>> print(linear_cross_entropy(h, W, y, linear_bias=b))
-    2.0549916...
+    2.80616550704...
     >>> dense = softmax_cross_entropy(h @ W.T + b, y)
     >>> print(np.isclose(linear_cross_entropy(h, W, y, linear_bias=b), dense, rtol=1e-14))
     True
@@ -380,7 +306,7 @@ def linear_cross_entropy(
     With PaLM's z-loss and Gemma 2's soft-capping:
 
     >>> print(linear_cross_entropy(h, W, y, z_loss=1e-4, softcap=30.0, reduction="none"))
-    [3.0592...  1.1616...  5.1574...  2.2224...  0.          0.5598...]
+    [3.41963402 1.84472368 2.4950568  3.5671937  0.         2.50609305]
     """
     pb = _prepare(
         hidden, linear_weight, target, linear_bias, weight, ignore_index,
@@ -486,7 +412,7 @@ def linear_cross_entropy_grad(
     >>> y = np.array([1, 3, 0, 9, -100, 2])
     >>> out = linear_cross_entropy_grad(h, W, y, linear_bias=b)
     >>> print(out.loss, out.hidden.shape, out.linear_weight.shape, out.linear_bias.shape)
-    2.0549916... (6, 4) (10, 4) (10,)
+    2.80616550704... (6, 4) (10, 4) (10,)
     >>> G = softmax_cross_entropy_grad(h @ W.T + b, y)  # the dense definition
     >>> print(np.allclose(out.hidden, G @ W, rtol=1e-14), np.allclose(out.linear_weight, G.T @ h))
     True True
