@@ -183,9 +183,12 @@ def _run(
     dh = np.empty((n_rows, d), dtype=h.dtype) if grad else None
     dw = np.zeros((n_classes, d), dtype=h.dtype) if grad else None
     db = np.zeros(n_classes, dtype=np.float64) if grad and b is not None else None
-    for rows in _row_blocks(pb):
+    blocks = _row_blocks(pb)
+    buffer = np.empty((blocks[0].stop if blocks else 0, n_classes), dtype=h.dtype)
+    for rows in blocks:  # one buffer for every block: never two blocks of logits at once
         hb = h[rows]
-        z = hb @ w.T  # the block's logits, (rows, V)
+        z = buffer[: rows.stop - rows.start]
+        np.matmul(hb, w.T, out=z)  # the block's logits, (rows, V)
         if b is not None:
             z += b
         g = z if grad else None  # the gradient overwrites the logits: one (rows, V) buffer
