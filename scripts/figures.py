@@ -424,6 +424,98 @@ def draw_reliability_diagram() -> Figure:
     return fig
 
 
+# --------------------------------------------------------------------------- linear cross-entropy
+
+BENCH_RESULTS = Path(__file__).resolve().parent / "bench_results.json"
+
+
+def draw_linear_memory() -> Figure:
+    """Peak extra memory of loss + gradients against N, from the committed benchmark run."""
+    linear = json.loads(BENCH_RESULTS.read_text(encoding="utf-8"))["linear"]
+    shape = linear["shape"]
+    fig = _figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    styles = {
+        "xentref": ("xentref", BLUE, "-", "o"),
+        "torch_chunked": ("PyTorch chunked", ORANGE, "--", "s"),
+        "torch_unchunked": ("PyTorch unchunked", GREEN, ":", "^"),
+    }
+    for name, (label, color, ls, marker) in styles.items():
+        points = sorted((int(n), m["rss_extra_bytes"]) for n, m in linear["memory"][name].items())
+        ns, extra = zip(*points, strict=True)
+        ax.plot(ns, np.array(extra) / 2**20, color=color, ls=ls, marker=marker, label=label)
+    results = sorted((int(n), m["result_bytes"]) for n, m in linear["memory"]["xentref"].items())
+    ns, result = zip(*results, strict=True)
+    ax.plot(ns, np.array(result) / 2**20, color=GREY, ls=(0, (1, 3)), label="the gradients alone")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (token positions)",
+        ylabel="peak extra memory (MiB)",
+        title=f"Loss + gradients, D = {shape['D']}, V = {shape['V']:,}, float32",
+    )
+    ax.set_xticks(ns, [f"{n:,}" for n in ns])
+    ax.minorticks_off()
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=9)
+    return fig
+
+
+def _bfloat16_round(x: np.ndarray) -> np.ndarray:
+    """Round float64 values to bfloat16 (to nearest, ties to even), returned as float64."""
+    bits = x.astype(np.float32).view(np.uint32)
+    bits = (bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return bits.view(np.float32).astype(np.float64)
+
+
+def draw_linear_dweight_error() -> Figure:
+    """Error of d_W against float64 by accumulation scheme, against the number of row blocks."""
+    rng = np.random.default_rng(1)
+    n, d, v = 4096, 32, 512
+    h = rng.normal(size=(n, d)).astype(np.float32)
+    w = (rng.normal(size=(v, d)) / np.sqrt(d)).astype(np.float32)
+    y = rng.integers(0, v, n)
+    g64 = xentref.softmax_cross_entropy_grad(h.astype(np.float64) @ w.T.astype(np.float64), y)
+    g32 = g64.astype(np.float32)
+    exact = g64.T @ h
+    schemes = {
+        "bfloat16 sums of exact block products": ("bf16", BLUE, "-", "o"),
+        "float32 products, float32 sums (xentref, PyTorch chunked)": ("f32", ORANGE, "--", "s"),
+        "float32 products, float64 sums": ("f32-f64", SKY, (0, (5, 1)), "v"),
+        "float64 products, one float32 rounding per block": ("f64-f32", GREEN, "-.", "D"),
+        "float64 products, float64 sums": ("f64", PINK, ":", "^"),
+    }
+    blocks = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+    fig = _figure(6.8, 4.6)
+    ax = fig.add_subplot()
+    for label, (kind, color, ls, marker) in schemes.items():
+        errors = []
+        for k in blocks:
+            acc = np.zeros((v, d))
+            for rows in np.array_split(np.arange(n), k):
+                if kind.startswith("f32"):  # a float32 matrix product
+                    product = (g32[rows].T @ h[rows]).astype(np.float64)
+                else:  # exact products, float64 sums
+                    product = g32[rows].astype(np.float64).T @ h[rows].astype(np.float64)
+                acc = acc + product
+                if kind == "bf16":
+                    acc = _bfloat16_round(acc)
+                elif kind in ("f32", "f64-f32"):
+                    acc = acc.astype(np.float32).astype(np.float64)
+            errors.append(float(np.max(np.abs(acc - exact)) / np.max(np.abs(exact))))
+        ax.plot(blocks, np.maximum(errors, 1e-17), color=color, ls=ls, marker=marker, label=label)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=f"number of row blocks (N = {n:,} rows)",
+        ylabel="max |error| / max |d_W|",
+        title="Weight gradient against float64",
+    )
+    ax.set_xticks(blocks, [str(k) for k in blocks])
+    ax.minorticks_off()
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=1, fontsize=9)
+    return fig
+
+
 FIGURES: dict[str, FigureSpec] = {
     "log-loss": FigureSpec(
         alt="Curve of minus log q for q from 0 to 1: it is 0 at q = 1, 0.105 nats at q = 0.9, "
@@ -519,6 +611,32 @@ FIGURES: dict[str, FigureSpec] = {
         "`xentref.fit_temperature`; ECE from `xentref.expected_calibration_error`.",
         draw=draw_reliability_diagram,
         title="Reliability diagram",
+    ),
+    "linear-memory": FigureSpec(
+        alt="Log-log plot of peak extra memory in MiB against N = 1024, 4096 and 16384 token "
+        "positions for the loss and gradients of a 512 x 32000 float32 head. PyTorch "
+        "unchunked grows with N, in proportion to the logits; PyTorch chunked also grows with "
+        "N; xentref stays flat, a little above the dotted line of the gradients it returns.",
+        caption="Peak memory of one call (loss and gradients) beyond its inputs, the returned "
+        "gradients included, from the committed benchmark run (`scripts/bench.py`, section "
+        "linear): growth of the peak resident set of a fresh process, one thread.",
+        draw=draw_linear_memory,
+        title="Linear cross-entropy memory",
+    ),
+    "linear-dweight-error": FigureSpec(
+        alt="Log-log plot of the relative error of the weight gradient against the number of "
+        "row blocks, 1 to 512. bfloat16 accumulation starts near 2e-3 and grows to about 1e-1. "
+        "float32 products stay near 5e-7, summed in float32 or in float64 (which helps only "
+        "beyond 64 blocks, when each product sums few rows); float64 "
+        "products rounded once per block start near 5e-8 and rise to meet them from about 64 "
+        "blocks on; float64 products and sums stay at 2e-8, the error of the float32 "
+        "gradient G itself.",
+        caption="Error of $\\partial L / \\partial W = G^\\top H$ accumulated over row "
+        "blocks, against float64 on the same float32 inputs (N = 4096, D = 32, V = 512; $G$ "
+        "rounded to float32 as a float32 kernel gives it, so float64 sums show the floor that "
+        "rounding sets). Computed at build time.",
+        draw=draw_linear_dweight_error,
+        title="Weight-gradient accumulation error",
     ),
 }
 
