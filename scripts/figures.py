@@ -327,9 +327,9 @@ def draw_focal_loss() -> Figure:
     ax.set(
         xlim=(0, 1),
         ylim=(0, 5),
-        xlabel=r"probability of the true class $p_t$",
+        xlabel=r"probability of the true class $q_t$",
         ylabel="loss (nats)",
-        title=r"Focal loss $-(1-p_t)^\gamma \log p_t$",
+        title=r"Focal loss $-(1-q_t)^\gamma \log q_t$",
     )
     ax.legend(loc="upper right")
     return fig
@@ -535,7 +535,7 @@ FIGURES: dict[str, FigureSpec] = {
         alt="Focal loss against the probability of the true class for gamma 0, 0.5, 1, 2 and 5. "
         "All curves rise as the probability approaches 0; larger gamma pushes the loss of "
         "well-classified examples (probability above 0.6) toward zero.",
-        caption="Focal loss $-(1 - p_t)^{\\gamma} \\log p_t$ for several $\\gamma$ (the $\\alpha$ "
+        caption="Focal loss $-(1 - q_t)^{\\gamma} \\log q_t$ for several $\\gamma$ (the $\\alpha$ "
         "term disabled), computed with `xentref.sigmoid_focal_loss`; $\\gamma = 0$ is "
         "cross-entropy. After Lin et al. (2017), figure 1.",
         draw=draw_focal_loss,
