@@ -46,6 +46,8 @@ SIGNATURES: dict[str, list[tuple[str, Any, Any]]] = {
         ("weight", KW, None),
         ("ignore_index", KW, -100),
         ("label_smoothing", KW, 0.0),
+        ("z_loss", KW, 0.0),
+        ("softcap", KW, None),
         ("reduction", KW, "mean"),
     ],
     "binary_cross_entropy": [

@@ -31,7 +31,7 @@ INDEX = np.array([0, 1, 2])
 
 def _neglogp(row: Any) -> list[Any]:
     """-log softmax(row)_c = logsumexp(row) - row_c, as mpmath numbers (+inf for a -inf logit)."""
-    zs = [mpmath.mpf(float(v)) for v in row]
+    zs = [v if isinstance(v, mpmath.mpf) else mpmath.mpf(float(v)) for v in row]
     lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in zs))
     return [lse - v for v in zs]
 
@@ -43,9 +43,16 @@ def mp_reference(
     weight: Any = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    softcap: float | None = None,
     reduction: str = "mean",
 ) -> tuple[Any, np.ndarray]:
-    """(loss, grad) of the docstring's definition for (N, C) logits, mpmath at 50 digits."""
+    """(loss, grad) of the docstring's definition for (N, C) logits, mpmath at 50 digits.
+
+    With `softcap` c the logits are c tanh(z / c) first (the gradient times 1 - tanh^2); with
+    `z_loss` the position adds z_loss * w * lse**2 (w = w_y, or 1 for probabilities) and its
+    gradient 2 z_loss w lse p.
+    """
     z = np.asarray(logits, dtype=np.float64)
     n, c = z.shape
     t = np.asarray(target)
@@ -71,11 +78,20 @@ def mp_reference(
                 a = [mpmath.mpf(eps) * mpmath.mpf(float(w[k])) / c for k in range(c)]
                 a[y] += (1 - mpmath.mpf(eps)) * mpmath.mpf(float(w[y]))
                 denominator += mpmath.mpf(float(w[y]))
-            nl = _neglogp(z[i])
-            losses.append(mpmath.fsum(ak * lk for ak, lk in zip(a, nl, strict=True) if ak != 0))
+            w_pos = mpmath.mpf(1) if soft else mpmath.mpf(float(w[int(t[i])]))
+            row, slope = [mpmath.mpf(float(v)) for v in z[i]], [mpmath.mpf(1)] * c
+            if softcap is not None:
+                cap = mpmath.mpf(softcap)
+                slope = [1 - mpmath.tanh(v / cap) ** 2 for v in row]
+                row = [cap * mpmath.tanh(v / cap) for v in row]
+            nl = _neglogp(row)
+            lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))
+            loss = mpmath.fsum(ak * lk for ak, lk in zip(a, nl, strict=True) if ak != 0)
+            zl = mpmath.mpf(z_loss) * w_pos
+            losses.append(loss + zl * lse**2 if zl != 0 else loss)
             p = [mpmath.exp(-lk) for lk in nl]
-            total = mpmath.fsum(a)
-            grads.append([p[k] * total - a[k] for k in range(c)])
+            total = mpmath.fsum(a) + (2 * zl * lse if zl != 0 else 0)
+            grads.append([(p[k] * total - a[k]) * slope[k] for k in range(c)])
         if reduction == "none":
             return np.array([float(v) for v in losses]), np.array(grads, dtype=float)
         total_loss = mpmath.fsum(losses)
@@ -566,6 +582,148 @@ def test_softmax_cross_entropy_float32_values() -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# Soft-capping and z-loss: every option, hard inputs, central differences, bad input
+# ------------------------------------------------------------------------------------------
+
+_LM_OPTIONS = [
+    {"z_loss": 1e-2},
+    {"softcap": 2.0},
+    {"z_loss": 1e-3, "softcap": 1.5},
+]
+_LM_COMBOS = [
+    (kind, weight, eps, reduction, lm)
+    for (kind, weight, eps, reduction) in _COMBOS
+    for lm in _LM_OPTIONS
+    if eps != 1.0
+]
+
+
+@pytest.mark.parametrize(("kind", "weight", "label_smoothing", "reduction", "lm"), _LM_COMBOS)
+def test_softmax_cross_entropy_softcap_zloss_match_definition(
+    kind: str, weight: Any, label_smoothing: float, reduction: str, lm: dict[str, float]
+) -> None:
+    target = {"index": _Y, "ignored": _Y_IGNORED, "soft": _T}[kind]
+    kw = {"weight": weight, "label_smoothing": label_smoothing, "reduction": reduction, **lm}
+    expected, expected_grad = mp_reference(_Z, target, **kw)
+    got = xr.softmax_cross_entropy(_Z, target, **kw)
+    np.testing.assert_allclose(got, expected, rtol=RTOL64, atol=0)
+    grad = xr.softmax_cross_entropy_grad(_Z, target, **kw)
+    np.testing.assert_allclose(grad, expected_grad, rtol=RTOL64, atol=1e-16)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("logits", "kw"),
+    [
+        # logits of 1e4 capped at 30: the capped logits are within 1e-300 of +-30
+        ([[1e4, -1e4, 3.0, 0.0, 29.0]], {"softcap": 30.0}),
+        ([[1e4, 9e3, -2e4, 5.0, 0.0]], {"softcap": 30.0, "z_loss": 1e-4}),
+        # z-loss at a log-normaliser of 1e3: the z-term, 1e6 * z_loss, dominates
+        ([[1e3, 999.0, 990.0, 0.0, -1e3]], {"z_loss": 1e-4}),
+        ([[1e3, 1e3, 1e3, 1e3, 1e3]], {"z_loss": 1.0}),
+    ],
+)
+@pytest.mark.parametrize("target", [0, 1, 3])
+def test_softmax_cross_entropy_softcap_zloss_hard_inputs_against_mpmath(
+    logits: list[list[float]], kw: dict[str, float], target: int, dtype: Any
+) -> None:
+    r"""The oracle's bounds: 1e-13 relative in float64; 2e-6 in float32, times the condition.
+
+    In float32 the capped logits $z' = c \tanh(z / c)$ are themselves rounded to float32, so
+    the float32 bound is scaled by the loss's condition number in $z'$,
+    $\kappa = \sum_c |z'_c\, \partial\ell / \partial z'_c| / \ell$ (45 for the first case).
+    """
+    z = np.array(logits, dtype=dtype)
+    y = np.array([target])
+    expected, expected_grad = mp_reference(z.astype(np.float64), y, reduction="sum", **kw)
+    rtol = 1e-13
+    if dtype == np.float32:
+        z_cap = z.astype(np.float64)
+        if "softcap" in kw:
+            z_cap = kw["softcap"] * np.tanh(z_cap / kw["softcap"])
+        _, g_cap = mp_reference(z_cap, y, reduction="sum", z_loss=kw.get("z_loss", 0.0))
+        rtol = 2e-6 * max(1.0, float(np.sum(np.abs(z_cap * g_cap)) / abs(expected)))
+    got = xr.softmax_cross_entropy(z, y, reduction="sum", **kw)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=0)
+    grad = xr.softmax_cross_entropy_grad(z, y, reduction="sum", **kw)
+    scale = np.max(np.abs(expected_grad))
+    np.testing.assert_allclose(grad, expected_grad, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("soft", [False, True])
+@pytest.mark.parametrize("lm", _LM_OPTIONS)
+def test_softmax_cross_entropy_grad_softcap_zloss_central_differences(
+    soft: bool, lm: dict[str, float]
+) -> None:
+    rng = np.random.default_rng(11)
+    z = rng.normal(scale=2.0, size=(3, 5))
+    target = rng.dirichlet(np.ones(5), size=3) if soft else np.array([1, -100, 4])
+    kw = {"weight": np.array([1.0, 0.5, 2.0, 1.5, 0.25]), "label_smoothing": 0.1, **lm}
+    h = 1e-6
+    numeric = np.zeros_like(z)
+    for idx in np.ndindex(z.shape):
+        up, down = z.copy(), z.copy()
+        up[idx] += h
+        down[idx] -= h
+        f_up = xr.softmax_cross_entropy(up, target, **kw)
+        f_down = xr.softmax_cross_entropy(down, target, **kw)
+        numeric[idx] = (f_up - f_down) / (2 * h)
+    np.testing.assert_allclose(
+        xr.softmax_cross_entropy_grad(z, target, **kw), numeric, rtol=1e-6, atol=1e-9
+    )
+
+
+def test_softmax_cross_entropy_zloss_is_weighted_per_position() -> None:
+    """ "sum" over micro-batches over the global "mean" denominator is the global mean."""
+    w = np.array([0.5, 2.0, 1.0, 0.25])
+    kw = {"weight": w, "z_loss": 1e-2, "label_smoothing": 0.1}
+    whole = xr.softmax_cross_entropy(_Z, _Y_IGNORED, **kw)
+    parts = [slice(0, 2), slice(2, 3), slice(3, 6)]
+    total = sum(
+        xr.softmax_cross_entropy(_Z[s], _Y_IGNORED[s], reduction="sum", **kw) for s in parts
+    )
+    denominator = np.sum(np.where(_Y_IGNORED >= 0, w[np.maximum(_Y_IGNORED, 0)], 0))
+    np.testing.assert_allclose(total / denominator, whole, rtol=1e-15, atol=0)
+    ignored = xr.softmax_cross_entropy(_Z, _Y_IGNORED, reduction="none", **kw)
+    np.testing.assert_array_equal(ignored[_Y_IGNORED < 0], 0.0)
+
+
+def test_softmax_cross_entropy_softcap_turns_a_mask_into_minus_c() -> None:
+    z = np.array([[2.0, -np.inf, 0.5]])
+    capped = np.array([[2.0, -3.0, 0.5]])
+    capped = 3.0 * np.tanh(np.where(np.isinf(z), -1e300, z) / 3.0)
+    np.testing.assert_allclose(
+        xr.softmax_cross_entropy(z, [0], softcap=3.0),
+        xr.softmax_cross_entropy(capped, [0]),
+        rtol=1e-15,
+        atol=0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kw", "exc", "phrase"),
+    [
+        ({"z_loss": -1e-4}, ValueError, "`z_loss` must be a non-negative finite number"),
+        ({"z_loss": np.inf}, ValueError, "`z_loss` must be a non-negative finite number"),
+        ({"z_loss": np.nan}, ValueError, "`z_loss`"),
+        ({"z_loss": "1e-4"}, TypeError, "`z_loss` must be a real number"),
+        ({"softcap": 0.0}, ValueError, "`softcap` must be a positive finite number"),
+        ({"softcap": -30.0}, ValueError, "`softcap` must be a positive finite number"),
+        ({"softcap": np.inf}, ValueError, "`softcap` must be a positive finite number"),
+        ({"softcap": np.nan}, ValueError, "`softcap`"),
+        ({"softcap": [30.0]}, TypeError, "`softcap` must be a real number"),
+    ],
+)
+@pytest.mark.parametrize("function", [xr.softmax_cross_entropy, xr.softmax_cross_entropy_grad])
+def test_softmax_cross_entropy_softcap_zloss_bad_input(
+    function: Any, kw: dict[str, Any], exc: type[Exception], phrase: str
+) -> None:
+    with pytest.raises(exc, match=phrase.replace("(", r"\(")):
+        function(LOGITS, INDEX, **kw)
+
+
+# ------------------------------------------------------------------------------------------
 # The blocked path: a tiny BLOCK_BYTES must give bit-identical results
 # ------------------------------------------------------------------------------------------
 
@@ -586,6 +744,8 @@ _BLOCK_COMBOS = [
     {"weight": _BW, "label_smoothing": 0.25, "reduction": "none"},
     {"weight": _BW, "label_smoothing": 1.0, "reduction": "sum"},
     {"ignore_index": 2},
+    {"z_loss": 1e-2, "softcap": 2.0, "weight": _BW, "label_smoothing": 0.25},
+    {"z_loss": 1e-2, "reduction": "none"},
 ]
 
 
@@ -709,3 +869,20 @@ def test_float32_log1p_is_correctly_rounded() -> None:
         assert np.isnan(sce._log1p(np.array([np.nan], dtype=np.float32)))[0]
     x64 = x.astype(np.float64)
     np.testing.assert_array_equal(sce._log1p(x64), np.log1p(x64))
+
+
+@pytest.mark.parametrize("n_classes", [5, 40])  # both block layouts
+@pytest.mark.parametrize("soft", [False, True])
+def test_softmax_cross_entropy_grad_non_c_contiguous_logits(n_classes: int, soft: bool) -> None:
+    """Regression (issue 8, defect 1): with more than 32 classes the gradient of Fortran-ordered
+    or classes-first logits was wrong (the writes went to a copy of the output)."""
+    z = np.arange(2.0 * n_classes).reshape(2, n_classes) / 10
+    target = np.full((2, n_classes), 1 / n_classes) if soft else np.array([3, 4])
+    expected = xr.softmax_cross_entropy_grad(z, target, label_smoothing=0.1)
+    fortran = xr.softmax_cross_entropy_grad(np.asfortranarray(z), target, label_smoothing=0.1)
+    np.testing.assert_array_equal(fortran, expected)
+    classes_first = xr.softmax_cross_entropy_grad(
+        np.ascontiguousarray(z.T), target.T if soft else target, axis=0, label_smoothing=0.1
+    )
+    np.testing.assert_array_equal(classes_first, expected.T)
+    np.testing.assert_allclose(expected.sum(axis=1), 0.0, rtol=0, atol=1e-15)

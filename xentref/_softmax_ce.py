@@ -2,13 +2,24 @@
 
 `softmax_cross_entropy` equals ``torch.nn.functional.cross_entropy`` for every combination of
 class weights, ``ignore_index``, label smoothing, soft targets and reduction, value for value;
-`softmax_cross_entropy_grad` equals its autograd gradient. The math lives in one private
-function, `_rows`, which walks the rows in blocks so that its scratch memory stays under a fixed
-budget (`BLOCK_BYTES`) whatever the batch size.
+`softmax_cross_entropy_grad` equals its autograd gradient. Both add soft-capping and z-loss.
+
+The private steps follow the [Softmax cross-entropy](../losses/softmax.md) page. Every row has
+a target vector $a$ (a weighted one-hot, smoothed, or probabilities times weights); with
+$m = \\max_c z_c$ at class $k$ and $\\tau = \\sum_{c \\ne k} e^{z_c - m}$,
+
+    loss = sum_c a_c (m - z_c) + (sum_c a_c) log1p(tau)      (two non-negative terms)
+    grad = p * sum_c a_c - a,   p_c = e^{z_c - m} / (1 + tau)
+
+`_prepare` validates and flattens the inputs; `_loss_rows` walks the rows in blocks of at most
+`BLOCK_BYTES` of scratch memory (`_Block` holds the one layout decision) and, per block:
+`_softcap`, `_shift` (z - m and k), the target's linear term (`_index_linear`,
+`_probs_linear`), `_exp_tail` (tau), then the gradient (`_index_grad`, `_probs_grad`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -38,18 +49,116 @@ BLOCK_BYTES = 1 << 20
 FEW_CLASSES = 32
 
 
+# ----------------------------------------------------------------------- validated inputs
+
+
+class _Options(NamedTuple):
+    """The options that shape every row's target vector and loss."""
+
+    weight: FloatArray | None  # (C,) class weights w_c
+    weight_total: float  # W = sum_c w_c (C without weights)
+    eps: float  # label smoothing
+    z_loss: float  # coefficient of logsumexp(z)**2
+    softcap: float | None  # c in c * tanh(z / c)
+
+
+class _Labels(NamedTuple):
+    """Class-index targets of R rows."""
+
+    y: NDArray[np.intp]  # (R,) class indices, ignored rows set to 0
+    w: FloatArray | None  # (R,) position weights w_{y_n}, 0 if ignored; None: all 1
+    valid: NDArray[np.bool_] | None  # (R,) False where ignored; None: none ignored
+
+    def rows(self, s: slice) -> _Labels:
+        return _Labels(self.y[s], _part(self.w, s), _part(self.valid, s))
+
+
+class _Probs(NamedTuple):
+    """Class-probability targets of R rows."""
+
+    t: FloatArray  # (R, C)
+
+    def rows(self, s: slice) -> _Probs:
+        return _Probs(self.t[s])
+
+
+def _part(x: NDArray[Any] | None, s: slice) -> NDArray[Any] | None:
+    return None if x is None else x[s]
+
+
 class _Problem(NamedTuple):
     """Validated inputs, with the class axis moved last and the batch flattened to rows."""
 
     z: FloatArray  # (R, C) logits
-    labels: NDArray[np.intp] | None  # (R,) class indices, ignored rows set to 0
-    valid: NDArray[np.bool_] | None  # (R,) False where target == ignore_index
-    probs: FloatArray | None  # (R, C) probability targets
-    weight: FloatArray | None  # (C,)
-    eps: float  # label smoothing
+    target: _Labels | _Probs
+    options: _Options
     batch_shape: tuple[int, ...]  # logits' shape without the class axis
     axis: int
     denominator: float  # what "mean" divides by
+
+
+def _options(
+    weight: ArrayLike | None,
+    n_classes: int,
+    dtype: np.dtype[Any],
+    label_smoothing: float,
+    z_loss: float,
+    softcap: float | None,
+) -> _Options:
+    """Check the options that do not depend on the target."""
+    eps = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
+    zl = check_real(z_loss, "z_loss")
+    if not 0 <= zl < np.inf:
+        raise ValueError(f"`z_loss` must be a non-negative finite number, got {z_loss!r}")
+    cap = None if softcap is None else check_real(softcap, "softcap")
+    if cap is not None and not 0 < cap < np.inf:
+        raise ValueError(f"`softcap` must be a positive finite number or None, got {softcap!r}")
+    if weight is None:
+        return _Options(None, float(n_classes), eps, zl, cap)
+    w = as_float_array(weight, "weight").astype(dtype, copy=False)
+    if w.shape != (n_classes,):
+        raise ValueError(f"`weight` must have shape ({n_classes},), one per class, got {w.shape}")
+    check_nonnegative(w, "weight")
+    return _Options(w, float(np.sum(w, dtype=dtype)), eps, zl, cap)
+
+
+def _labels(
+    target: ArrayLike, n_classes: int, ignore_index: int, options: _Options, dtype: Any
+) -> tuple[_Labels, float]:
+    """Class indices as `_Labels`, and what "mean" divides by: sum_n w_{y_n} (or the count)."""
+    y = as_index_array(target, "target").reshape(-1)
+    check_class_indices(y, n_classes, ignore_index)
+    valid = y != ignore_index
+    if np.all(valid):
+        y_ok, mask = y, None
+    else:
+        y_ok, mask = np.where(valid, y, 0), valid
+    if options.weight is None:
+        w = None if mask is None else mask.astype(dtype)
+        return _Labels(y_ok, w, mask), float(np.count_nonzero(valid))
+    w = np.where(valid, options.weight[y_ok], 0).astype(dtype, copy=False)
+    return _Labels(y_ok, w, mask), float(np.sum(w, dtype=dtype))
+
+
+def _target_shape(target: ArrayLike) -> tuple[int, ...]:
+    if target is None:
+        raise TypeError("`target` must be class indices or class probabilities, got None")
+    try:
+        return np.shape(target)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"`target` must be a rectangular array of numbers: {exc}") from None
+
+
+def _probabilities(target: ArrayLike, dtype: Any, axis: int, ignore_index: int) -> _Probs:
+    """Class-probability targets as `_Probs`, class axis last, rows flattened."""
+    if ignore_index >= 0:
+        raise ValueError(
+            f"`ignore_index` applies only to class-index targets, got {ignore_index} "
+            "with probability targets (as in PyTorch)"
+        )
+    t = as_float_array(target, "target").astype(dtype, copy=False)
+    check_distribution(t, axis, "target")
+    return _Probs(np.moveaxis(t, axis, -1).reshape(-1, t.shape[axis]))
 
 
 def _prepare(
@@ -60,72 +169,127 @@ def _prepare(
     ignore_index: int,
     label_smoothing: float,
     reduction: str,
+    z_loss: float = 0.0,
+    softcap: float | None = None,
 ) -> _Problem:
+    """Validate every argument; flatten the logits to (R, C) and the target to R rows."""
     z = as_float_array(logits, "logits")
     ax = check_axis(z, axis, "logits")
     check_reduction(reduction)
-    eps = check_real(label_smoothing, "label_smoothing", low=0.0, high=1.0)
     ignore_index = check_int(ignore_index, "ignore_index")
     n_classes = z.shape[ax]
+    options = _options(weight, n_classes, z.dtype, label_smoothing, z_loss, softcap)
     batch_shape = z.shape[:ax] + z.shape[ax + 1 :]
-    w = None
-    if weight is not None:
-        w = as_float_array(weight, "weight").astype(z.dtype, copy=False)
-        if w.shape != (n_classes,):
-            raise ValueError(
-                f"`weight` must have shape ({n_classes},), one per class, got {w.shape}"
-            )
-        check_nonnegative(w, "weight")
-    if target is None:
-        raise TypeError("`target` must be class indices or class probabilities, got None")
-    try:
-        shape = np.shape(target)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"`target` must be a rectangular array of numbers: {exc}") from None
+    shape = _target_shape(target)
     rows = int(np.prod(batch_shape, dtype=np.int64))
     z2 = np.moveaxis(z, ax, -1).reshape(rows, n_classes)
-    if shape == z.shape:  # class probabilities
-        if ignore_index >= 0:
-            raise ValueError(
-                f"`ignore_index` applies only to class-index targets, got {ignore_index} "
-                "with probability targets (as in PyTorch)"
-            )
-        t = as_float_array(target, "target").astype(z.dtype, copy=False)
-        check_distribution(t, ax, "target")
-        t2 = np.moveaxis(t, ax, -1).reshape(rows, n_classes)
-        return _Problem(z2, None, None, t2, w, eps, batch_shape, ax, float(rows))
+    if shape == z.shape:
+        probs = _probabilities(target, z.dtype, ax, ignore_index)
+        return _Problem(z2, probs, options, batch_shape, ax, float(rows))
     if shape != batch_shape:
         raise ValueError(
             f"`target` must have shape {batch_shape} (class indices: `logits` {z.shape} without "
             f"axis {ax}) or {z.shape} (class probabilities), got {shape}"
         )
-    y = as_index_array(target, "target")
-    check_class_indices(y, n_classes, ignore_index)
-    y = y.reshape(rows)
-    valid = y != ignore_index
-    n_valid = np.count_nonzero(valid)
-    labels = y if n_valid == rows else np.where(valid, y, 0)
-    if w is None:
-        return _Problem(z2, labels, valid, None, w, eps, batch_shape, ax, float(n_valid))
-    wy = np.where(valid, w[labels], 0)
-    return _Problem(
-        z2, labels, valid, None, w, eps, batch_shape, ax, float(np.sum(wy, dtype=z.dtype))
-    )
+    labels, denominator = _labels(target, n_classes, ignore_index, options, z.dtype)
+    return _Problem(z2, labels, options, batch_shape, ax, denominator)
+
+
+# ------------------------------------------------------------------------- blocks of rows
 
 
 def _row_blocks(n_rows: int, row_bytes: int) -> list[slice]:
+    """Slices of consecutive rows, each at most `BLOCK_BYTES` (at least one row)."""
     step = max(1, BLOCK_BYTES // max(row_bytes, 1))
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
 
 
-def _class_sum(x: NDArray[Any], axis: int) -> NDArray[Any]:
-    """Sum a block over its class axis, in an order that does not depend on the block's size."""
-    if axis == 1:
-        return np.asarray(np.sum(x, axis=1))  # pairwise along each row
-    total = np.array(x[0])  # classes first: NumPy would regroup the terms with the block's width
-    for row in x[1:]:
-        total += row
-    return total
+class _Block(NamedTuple):
+    """A block of rows in scratch memory: (rows, classes), or (classes, rows) when `ax` is 0.
+
+    The layout is decided here alone: each method reads or writes "the class `c_n` of row n",
+    "the sum over classes" or "a value per row / per class" whatever the layout.
+    """
+
+    x: FloatArray
+    ax: int  # the class axis of x
+    r: NDArray[np.intp]  # 0, 1, ..., rows - 1
+
+    def _flat(self, c: NDArray[np.intp]) -> NDArray[np.intp]:
+        """Positions of (n, c_n) in the block flattened in C order (one index: the fast one)."""
+        n_rows, n_classes = len(self.r), self.x.shape[self.ax]
+        return c * n_rows + self.r if self.ax == 0 else self.r * n_classes + c
+
+    def take(self, c: NDArray[np.intp], a: NDArray[Any] | None = None) -> NDArray[Any]:
+        """x[n, c_n] for each row n (or the same entries of `a`, laid out like x)."""
+        return np.take(self.x if a is None else a, self._flat(c))
+
+    def put(self, c: NDArray[np.intp], values: ArrayLike, a: NDArray[Any] | None = None) -> None:
+        """x[n, c_n] = values_n for each row n (or into `a`, laid out like x)."""
+        a = self.x if a is None else a
+        if a.flags.c_contiguous:  # a view: assign through it, three times faster than np.put
+            a.reshape(-1)[self._flat(c)] = values
+        else:
+            np.put(a, self._flat(c), values)
+
+    def per_row(self, v: ArrayLike) -> NDArray[Any]:
+        """A value per row, shaped to broadcast against x."""
+        return np.expand_dims(v, self.ax)
+
+    def per_class(self, v: NDArray[Any]) -> NDArray[Any]:
+        """A value per class, shaped to broadcast against x."""
+        return v[:, None] if self.ax == 0 else v
+
+    def layout(self, rows_by_classes: NDArray[Any]) -> NDArray[Any]:
+        """A (rows, classes) array in this block's layout."""
+        return rows_by_classes.T if self.ax == 0 else rows_by_classes
+
+    def sum(self, a: NDArray[Any]) -> NDArray[Any]:
+        """Sum over the classes, in an order that does not depend on the number of rows."""
+        if self.ax == 1:
+            return np.asarray(np.sum(a, axis=1))  # pairwise along each row
+        total = np.array(a[0])  # classes first: NumPy would regroup with the block's width
+        for row in a[1:]:
+            total += row
+        return total
+
+    def argmax(self, z: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
+        """The row maxima m of `z` (laid out like x) and a class k_n at each maximum."""
+        if self.ax == 1:
+            k = np.argmax(z, axis=1)
+            return z[self.r, k], k
+        m = np.max(z, axis=0)  # argmax along axis 0 would copy: the largest c at m instead
+        n_classes = z.shape[0]
+        classes = np.arange(n_classes, dtype=np.min_scalar_type(n_classes))[:, None]
+        return m, np.max((z >= m) * classes, axis=0).astype(np.intp)
+
+
+def _blocks(z: FloatArray, grad: FloatArray | None) -> Iterator[tuple[slice, _Block, FloatArray]]:
+    """Blocks of rows in one reused scratch buffer, each with the logits to read it from.
+
+    With at most `FEW_CLASSES` classes a block is transposed (classes first) and `z[rows]` is
+    copied into it. Otherwise the logits are read from `z[rows]` as they are, and, when a
+    gradient is wanted, the block is `grad[rows]` itself: the gradient is computed in place
+    in the output (`grad` may even be `z`). A generator: each block reuses the buffer.
+    """
+    n_rows, n_classes = z.shape
+    slices = _row_blocks(n_rows, n_classes * z.itemsize)
+    rows_max = slices[0].stop if slices else 0
+    scratch = np.empty(rows_max * n_classes, dtype=z.dtype)
+    for rows in slices:
+        n = rows.stop - rows.start
+        if n_classes <= FEW_CLASSES:
+            x = scratch[: n * n_classes].reshape(n_classes, n)
+            np.copyto(x, z[rows].T)
+            yield rows, _Block(x, 0, np.arange(n)), x
+        elif grad is not None:
+            yield rows, _Block(grad[rows], 1, np.arange(n)), z[rows]
+        else:
+            x = scratch[: n * n_classes].reshape(n, n_classes)
+            yield rows, _Block(x, 1, np.arange(n)), z[rows]
+
+
+# ------------------------------------------------------------------------- the math steps
 
 
 def _log1p(x: FloatArray) -> FloatArray:
@@ -142,116 +306,188 @@ def _log1p(x: FloatArray) -> FloatArray:
     return np.where(x < 2.0**-29, x, np.log(1 + x.astype(np.float64))).astype(np.float32)
 
 
-def _rows(pb: _Problem, grad: FloatArray | None = None, scale: float = 1.0) -> FloatArray:
-    r"""Per-row losses; or, when `grad` (R, C) is given, fill it with `scale` * dloss/dz.
+def _times(a: ArrayLike, b: NDArray[Any]) -> NDArray[Any]:
+    """a * b with 0 * anything = 0: a target of 0 on a class of -inf logit costs nothing."""
+    if np.ndim(a) == 0 and a != 0:
+        return b if a == 1 else np.multiply(a, b)
+    ab: NDArray[Any] = np.asarray(np.multiply(a, b))
+    np.copyto(ab, 0, where=np.broadcast_to(np.equal(a, 0), ab.shape))
+    return ab
 
-    With $m = \max_c z_c$ at class $k$ and $\tau = \sum_{c \ne k} e^{z_c - m}$, the log-normaliser
-    is $m + \operatorname{log1p}(\tau)$ and $-\log p_c = (m - z_c) + \operatorname{log1p}(\tau)$,
-    a sum of two non-negative numbers: no cancellation, and a loss of 1e-300 keeps its digits.
-    Each row's target is a vector $a$ (a weighted one-hot, smoothed, or probabilities times
-    weights); the loss is $\sum_c a_c(-\log p_c)$ and the gradient $p \sum_c a_c - a$.
 
-    Rows go in blocks of at most `BLOCK_BYTES`. A block is (rows, classes), or (classes, rows)
-    when there are at most `FEW_CLASSES` classes; `ax` is its class axis, and `at(c)` the
-    position of (row, c[row]) in the flattened block.
+def _softcap(b: _Block, z: FloatArray, cap: float) -> FloatArray:
+    r"""$x \leftarrow c \tanh(z / c)$, the capped logits; return $dx/dz = 1 - (x / c)^2$."""
+    np.tanh(np.divide(z, cap, out=b.x), out=b.x)
+    slope = 1 - np.square(b.x)
+    np.multiply(b.x, cap, out=b.x)
+    return slope
+
+
+def _shift(b: _Block, z: FloatArray) -> tuple[FloatArray, NDArray[np.intp]]:
+    r"""$x \leftarrow z - m$, $m = \max_c z_c$ (every entry $\le 0$); return m and an argmax k."""
+    m, k = b.argmax(z)
+    np.subtract(z, b.per_row(m), out=b.x)
+    return m, k
+
+
+def _exp_tail(b: _Block, k: NDArray[np.intp]) -> FloatArray:
+    r"""$x \leftarrow e^{z - m}$ with $x_k = 0$; return $\tau = \sum_{c \ne k} e^{z_c - m}$.
+
+    The largest term, exactly 1, is left out of the sum and added back through
+    $\operatorname{log1p}(\tau)$: no rounding of $1 + \tau$.
     """
-    z, w, eps = pb.z, pb.weight, pb.eps
-    n_rows, n_classes = z.shape
-    dtype = z.dtype.type
-    few = n_classes <= FEW_CLASSES
-    ax = 0 if few else 1
-    wc = None if w is None else (w[:, None] if few else w)  # w along the class axis
-    w_total = dtype(n_classes) if w is None else np.sum(w, dtype=z.dtype)
-    losses = np.zeros(n_rows, dtype=z.dtype)
-    blocks = _row_blocks(n_rows, n_classes * z.itemsize)
-    scratch = np.empty((blocks[0].stop if blocks else 0) * n_classes, dtype=z.dtype)
-    classes = np.arange(n_classes, dtype=np.min_scalar_type(n_classes))[:, None]
-    plain = w is None and eps == 0 and pb.valid is not None and bool(np.all(pb.valid))
+    np.exp(b.x, out=b.x)
+    b.put(k, 0)
+    return b.sum(b.x)
+
+
+def _index_linear(
+    b: _Block, t: _Labels, o: _Options, n_classes: int
+) -> tuple[FloatArray, FloatArray | float]:
+    r"""$\sum_c a_c (m - z_c)$ and $\sum_c a_c$ for a class-index target.
+
+    Here $a = (1 - \varepsilon) w_y e_y + \varepsilon w / C$ ($e_y$ the one-hot vector of y).
+    Call it while the block holds $z - m$.
+    """
+    linear = -b.take(t.y)  # m - z_y
+    mass: FloatArray | float = 1.0
+    if t.w is not None:
+        linear, mass = _times(t.w, linear), t.w  # w_y (m - z_y), a weight of 0 costing 0
+    if o.eps == 0:
+        return linear, mass
+    d = b.x if o.weight is None else _times(b.per_class(o.weight), b.x)
+    smooth = -b.sum(d)  # sum_c w_c (m - z_c)
+    linear = (1 - o.eps) * linear + (o.eps / n_classes) * smooth
+    mass = (1 - o.eps) * mass + (o.eps / n_classes) * o.weight_total
+    if t.valid is not None:  # smoothing reaches ignored rows too: they cost nothing
+        linear, mass = np.where(t.valid, linear, 0), np.where(t.valid, mass, 0)
+    return linear, mass
+
+
+def _probs_target(b: _Block, t: _Probs, o: _Options, n_classes: int) -> NDArray[Any]:
+    r"""The target vector $a_c = w_c ((1 - \varepsilon) t_c + \varepsilon / C)$, in block layout."""
+    a: NDArray[Any] = np.multiply(b.layout(t.t), 1 - o.eps, order="C")
+    a += o.eps / n_classes
+    if o.weight is not None:
+        a *= b.per_class(o.weight)
+    return a
+
+
+def _probs_linear(b: _Block, a: NDArray[Any]) -> tuple[FloatArray, FloatArray]:
+    r"""$\sum_c a_c (m - z_c)$ and $\sum_c a_c$; call it while the block holds $z - m$."""
+    return -b.sum(_times(a, b.x)), b.sum(a)
+
+
+def _index_grad(
+    b: _Block,
+    t: _Labels,
+    o: _Options,
+    k: NDArray[np.intp],
+    tail: FloatArray,
+    extra: FloatArray | float,
+    scale: float,
+) -> None:
+    r"""$x \leftarrow s\,(p \sum_c a_c - a)$ for a class-index target; call it on $e^{z - m}$.
+
+    `extra` is added to $\sum_c a_c$ (the z-loss term) and `scale` $s$ multiplies everything
+    (folded into the per-row factors: no extra pass). At the target class,
+    $p_y \sum_c a_c - a_y$ is written as
+    $p_y \sigma - (1 - \varepsilon) w_y (1 - p_y) - \varepsilon w_y / C$ with $\sigma$ all of
+    $\sum_c a_c$ but $(1 - \varepsilon) w_y$, and $1 - p_y = (\tau + 1 - e_y) / (1 + \tau)$,
+    exactly $\tau / (1 + \tau)$ when y is the argmax: no difference of near-equal numbers.
+    """
+    n_classes = b.x.shape[b.ax]
+    inv = scale / (1 + tail)
+    b.put(k, 1)  # now x_c = e^{z_c - m} = p_c (1 + tail)
+    e_y = b.take(t.y)
+    one_minus_p_y = np.where(t.y == k, tail, (1 - e_y) + tail) * inv
+    w_y = 1.0 if t.w is None else t.w
+    spread = o.eps / n_classes * o.weight_total + extra
+    np.multiply(b.x, b.per_row(((1 - o.eps) * w_y + spread) * inv), out=b.x)
+    b.put(t.y, spread * e_y * inv - (1 - o.eps) * w_y * one_minus_p_y)
+    if o.eps > 0:
+        w = 1.0 if o.weight is None else b.per_class(o.weight)
+        np.subtract(b.x, (scale * o.eps / n_classes) * w, out=b.x)
+    if t.valid is not None:
+        np.copyto(b.x, 0, where=b.per_row(~t.valid))
+
+
+def _probs_grad(
+    b: _Block, a: NDArray[Any], k: NDArray[np.intp], tail: FloatArray, extra: FloatArray | float
+) -> None:
+    r"""$x \leftarrow p (\sum_c a_c + \text{extra}) - a$ for a probability target, on $e^{z - m}$.
+
+    At the argmax, $p_k \approx 1$ and $a_k \approx 1$ may cancel: there the gradient is
+    $(\sum_{c \ne k} a_c - a_k \tau + \text{extra}) / (1 + \tau)$, exactly.
+    """
+    inv = 1 / (1 + tail)
+    b.put(k, 1)
+    np.multiply(b.x, b.per_row((b.sum(a) + extra) * inv), out=b.x)
+    np.subtract(b.x, a, out=b.x)
+    a_k = b.take(k, a)
+    b.put(k, 0, a)
+    b.put(k, (b.sum(a) - a_k * tail + extra) * inv)
+
+
+def _block_loss(
+    b: _Block, z: FloatArray, target: _Labels | _Probs, o: _Options, grad: bool, scale: float
+) -> FloatArray:
+    r"""The loss of each row of the logits `z` of a block; with `grad`, x becomes scale * dloss/dz.
+
+    loss = linear + mass * log1p(tau) + z_loss * w * lse**2 with lse = m + log1p(tau), and
+    the z-loss adds $2\,\text{z\_loss}\, w\, \text{lse}$ to the mass of the gradient.
+    """
+    n_classes = b.x.shape[b.ax]
+    slope = None
+    if o.softcap is not None:
+        slope, z = _softcap(b, z, o.softcap), b.x
+    m, k = _shift(b, z)
+    if isinstance(target, _Labels):
+        linear, mass = _index_linear(b, target, o, n_classes)
+        w: FloatArray | float = (
+            1.0 if target.w is None else target.w
+        )  # z-loss weight of each position
+    else:
+        a = _probs_target(b, target, o, n_classes)
+        linear, mass = _probs_linear(b, a)
+        w = 1.0
+    tail = _exp_tail(b, k)
+    log_tail = _log1p(tail)
+    loss: FloatArray = linear + _times(mass, log_tail)
+    extra: FloatArray | float = 0.0
+    if o.z_loss > 0:
+        lse = m + log_tail
+        loss = loss + _times(np.multiply(o.z_loss, w), lse * lse)
+        extra = _times(np.multiply(2 * o.z_loss, w), lse)
+    if not grad:
+        return loss
+    if isinstance(target, _Labels):
+        _index_grad(b, target, o, k, tail, extra, scale if slope is None else 1.0)
+    else:
+        _probs_grad(b, a, k, tail, extra)
+    if slope is not None or not isinstance(target, _Labels):
+        np.multiply(b.x, scale if slope is None else scale * slope, out=b.x)
+    return loss
+
+
+def _loss_rows(
+    z: FloatArray,
+    target: _Labels | _Probs,
+    options: _Options,
+    grad: FloatArray | None = None,
+    scale: float = 1.0,
+) -> FloatArray:
+    """Per-row losses of `z` (R, C); when `grad` (R, C) is given, fill it with scale * dloss/dz.
+
+    The scratch memory stays under `BLOCK_BYTES` whatever R is; `grad` may be `z` itself.
+    """
+    losses = np.empty(z.shape[0], dtype=z.dtype)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        for rows in blocks:
-            n = rows.stop - rows.start
-            r = np.arange(n)
-            if few:
-                zc = d = scratch[: n * n_classes].reshape(n_classes, n)
-                np.copyto(d, z[rows].T)
-                m = np.max(zc, axis=0)
-                k = np.max((zc >= m) * classes, axis=0).astype(np.intp)  # a class at the maximum
-            else:
-                zc = z[rows]
-                k = np.argmax(zc, axis=1)
-                m = zc[r, k]
-                d = grad[rows] if grad is not None else scratch[: n * n_classes].reshape(n, -1)
-
-            def at(c: NDArray[np.intp], n: int = n, r: NDArray[np.intp] = r) -> NDArray[np.intp]:
-                return c * n + r if few else r * n_classes + c
-
-            np.subtract(zc, np.expand_dims(m, ax), out=d)  # z_c - m <= 0
-            flat = d.reshape(-1)
-            if pb.probs is not None:  # probability targets: a = ((1 - eps) t + eps / C) * w
-                t = pb.probs[rows]
-                a = (t.T if few else t) * dtype(1 - eps) + dtype(eps / n_classes)
-                if wc is not None:
-                    a *= wc
-                if grad is None:  # sum_c a_c (m - z_c)
-                    ad = np.multiply(a, d)
-                    np.copyto(ad, 0, where=a == 0)  # 0 * log 0 = 0: a masked class costs nothing
-                    shift = -_class_sum(ad, ax)
-            else:
-                y = pb.labels[rows]  # type: ignore[index]
-                valid = pb.valid[rows]  # type: ignore[index]
-                wy = valid.astype(z.dtype) if w is None else np.where(valid, w[y], 0)
-                if grad is None:
-                    shift = -flat[at(y)]  # m - z_y
-                    if eps > 0:  # sum_c w_c (m - z_c), a weightless masked class costing nothing
-                        dw = d if w is None else np.where(wc == 0, 0, d)
-                        smooth = -_class_sum(dw if wc is None else dw * wc, ax)
-            e = np.exp(d, out=d)
-            flat[at(k)] = 0  # the largest term, exactly 1, is added back through log1p
-            tail = _class_sum(e, ax)
-            log_tail = _log1p(tail)
-            if grad is None:
-                if pb.probs is not None:
-                    losses[rows] = shift + _class_sum(a, ax) * log_tail
-                    continue
-                if plain:  # no weights, no smoothing, nothing ignored: the common case
-                    losses[rows] = shift + log_tail
-                    continue
-                loss = np.where(
-                    wy == 0, 0, wy * (shift + log_tail)
-                )  # weight 0 counts 0, at inf too
-                if eps > 0:  # sum_c w_c (-log p_c) = sum_c w_c (m - z_c) + W log1p(tail)
-                    smooth += w_total * log_tail
-                    loss = dtype(1 - eps) * loss + dtype(eps / n_classes) * smooth
-                losses[rows] = np.where(valid, loss, 0)
-                continue
-            flat[at(k)] = 1  # now e_c = p_c (1 + tail)
-            if pb.probs is not None:  # p * sum(a) - a
-                inv = 1 / (1 + tail)
-                e *= np.expand_dims(_class_sum(a, ax) * inv, ax)
-                e -= a
-                # At the argmax p_k ~ 1 and a_k ~ 1 may cancel: p_k sum(a) - a_k is exactly
-                # (sum_{c != k} a_c - a_k tail) / (1 + tail), with no difference of near-equals.
-                a_k = a[k, r] if few else a[r, k]
-                if few:
-                    a[k, r] = 0
-                else:
-                    a[r, k] = 0
-                flat[at(k)] = (_class_sum(a, ax) - a_k * tail) * inv
-            else:  # p * ((1 - eps) w_y + eps W / C) - (1 - eps) w_y e_y - eps w / C
-                spread = dtype(eps / n_classes) * w_total if eps > 0 else dtype(0)
-                inv = 1 / (1 + tail)
-                e_y = flat[at(y)]
-                # 1 - p_y without cancellation: when y is the argmax it is exactly tail / (1 + tail)
-                one_minus_py = np.where(y == k, tail, (1 - e_y) + tail) * inv
-                e *= np.expand_dims((dtype(1 - eps) * wy + spread) * inv, ax)
-                flat[at(y)] = spread * e_y * inv - dtype(1 - eps) * wy * one_minus_py
-                if eps > 0:
-                    e -= dtype(eps / n_classes) * (1 if wc is None else wc)
-                np.copyto(e, 0, where=np.expand_dims(~valid, ax))
-            if scale != 1:
-                e *= dtype(scale)
-            if few:
-                np.copyto(grad[rows], e.T)
+        for rows, block, z_rows in _blocks(z, grad):
+            t = target.rows(rows)
+            losses[rows] = _block_loss(block, z_rows, t, options, grad is not None, scale)
+            if grad is not None and block.ax == 0:
+                np.copyto(grad[rows], block.x.T)
     return losses
 
 
@@ -263,6 +499,8 @@ def softmax_cross_entropy(
     weight: ArrayLike | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    softcap: float | None = None,
     reduction: str = "mean",
 ) -> FloatArray:
     r"""Compute the softmax cross-entropy between logits and a target, as PyTorch does.
@@ -270,7 +508,8 @@ def softmax_cross_entropy(
     The target is either integer class indices (the logits' shape without the class axis)
     or class probabilities (the logits' shape). Every option has exactly the semantics of
     ``torch.nn.functional.cross_entropy``; pass ``axis=1`` for PyTorch's ``(N, C, d1, ...)``
-    layout (the default ``axis=-1`` is NumPy's, SciPy's and optax's).
+    layout (the default ``axis=-1`` is JAX's and optax's). Two options of language-model
+    training go beyond PyTorch's: soft-capping of the logits and the z-loss.
 
     $$
     \ell_n = -\sum_{c=1}^{C} a_{nc} \log \operatorname{softmax}(z_n)_c
@@ -280,8 +519,10 @@ def softmax_cross_entropy(
     where, for a class index $y_n$ with class weights $w$ and label smoothing $\varepsilon$,
     $a_{nc} = (1 - \varepsilon)\, w_{y_n} [c = y_n] + \tfrac{\varepsilon}{C} w_c$, and for
     probabilities $t_n$, $a_{nc} = w_c \big((1 - \varepsilon) t_{nc} + \tfrac{\varepsilon}{C}\big)$.
-    Without options, $\ell_n = \operatorname{logsumexp}(z_n) - z_{n y_n}$. The derivation is
-    on [Softmax cross-entropy](../losses/softmax.md); the options on
+    Without options, $\ell_n = \operatorname{logsumexp}(z_n) - z_{n y_n}$. With `softcap` $c$,
+    every $z$ here is $c \tanh(z / c)$; with `z_loss` $\zeta$, $\ell_n$ gains
+    $\zeta\, w_n \operatorname{logsumexp}(z_n)^2$, $w_n$ the position's weight. The derivation
+    is on [Softmax cross-entropy](../losses/softmax.md); the options on
     [Options in practice](../losses/options.md).
 
     Parameters
@@ -303,6 +544,15 @@ def softmax_cross_entropy(
         the "mean" denominator. With probability targets it must be negative.
     label_smoothing : float, default 0.0
         $\varepsilon \in [0, 1]$: the target becomes $(1 - \varepsilon)\,y + \varepsilon / C$.
+    z_loss : float, default 0.0
+        A non-negative coefficient $\zeta$: each position adds
+        $\zeta \operatorname{logsumexp}(z_n)^2$ (PaLM; t5x's ``z_loss``), on the capped logits
+        and not smoothed, times the position's weight $w_{y_n}$ for class indices (1 without
+        `weight`, 0 when ignored), so that every reduction divides one per-position loss by
+        one denominator.
+    softcap : float, optional
+        A positive $c$: the logits become $c \tanh(z / c)$ before anything else (Gemma 2 caps
+        its final logits at 30). A ``-inf`` logit becomes $-c$: mask after capping.
     reduction : {"mean", "sum", "none"}, default "mean"
         "none": the loss per position, shape ``logits.shape`` without `axis`. "sum": their
         sum. "mean": for class indices, the sum divided by the total weight of the
@@ -325,8 +575,9 @@ def softmax_cross_entropy(
         If the shapes do not match (both are shown), a class index is out of range (the
         value and the valid range are shown) or not a whole number, probability targets are
         negative or do not sum to 1, `weight` has the wrong shape or a negative entry,
-        `label_smoothing` is outside [0, 1], `reduction` is unknown, or `ignore_index` is
-        non-negative with probability targets.
+        `label_smoothing` is outside [0, 1], `z_loss` is negative or not finite, `softcap` is
+        not positive and finite, `reduction` is unknown, or `ignore_index` is non-negative
+        with probability targets.
 
     See Also
     --------
@@ -369,6 +620,15 @@ def softmax_cross_entropy(
     >>> print(softmax_cross_entropy(logits, target, label_smoothing=0.1))
     0.6574528315443...
 
+    Soft-capping and the z-loss are the definitions, written out:
+
+    >>> capped = 1.5 * np.tanh(logits / 1.5)
+    >>> lse = np.log(np.sum(np.exp(capped), axis=1))
+    >>> by_hand = np.mean(lse - capped[[0, 1, 2], target] + 1e-2 * lse**2)
+    >>> got = softmax_cross_entropy(logits, target, softcap=1.5, z_loss=1e-2)
+    >>> print(np.isclose(got, by_hand, rtol=1e-15, atol=0))
+    True
+
     A confidently right prediction: the exact loss is $\operatorname{log1p}(e^{-700})$.
 
     >>> print(softmax_cross_entropy([[700.0, 0.0]], [0]))
@@ -376,8 +636,10 @@ def softmax_cross_entropy(
     >>> z = np.array([700.0, 0.0]); print(np.log(np.sum(np.exp(z - z.max()))) - 0.0)  # naive
     0.0
     """
-    pb = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction)
-    losses = _rows(pb)
+    pb = _prepare(
+        logits, target, axis, weight, ignore_index, label_smoothing, reduction, z_loss, softcap
+    )
+    losses = _loss_rows(pb.z, pb.target, pb.options)
     return reduce(losses.reshape(pb.batch_shape), reduction, pb.denominator)
 
 
@@ -389,6 +651,8 @@ def softmax_cross_entropy_grad(
     weight: ArrayLike | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    softcap: float | None = None,
     reduction: str = "mean",
 ) -> FloatArray:
     r"""Compute the gradient of the softmax cross-entropy with respect to `logits`.
@@ -421,6 +685,11 @@ def softmax_cross_entropy_grad(
         Ignored class-index targets get a zero gradient row.
     label_smoothing : float, default 0.0
         $\varepsilon \in [0, 1]$.
+    z_loss : float, default 0.0
+        The z-loss coefficient $\zeta$; it adds $2 \zeta w_{y_n} \operatorname{lse}(z_n)\, p_n$
+        to the gradient.
+    softcap : float, optional
+        The cap $c$; the gradient goes through the tanh, times $1 - \tanh^2(z / c)$.
     reduction : {"mean", "sum", "none"}, default "mean"
         The gradient of the reduced loss: "mean" divides by the same denominator as the
         loss. "none" gives each position's gradient of its own loss (the gradient of their
@@ -468,11 +737,13 @@ def softmax_cross_entropy_grad(
     >>> print(np.allclose(g.sum(axis=1), 0.0, atol=1e-15))
     True
     """
-    pb = _prepare(logits, target, axis, weight, ignore_index, label_smoothing, reduction)
+    pb = _prepare(
+        logits, target, axis, weight, ignore_index, label_smoothing, reduction, z_loss, softcap
+    )
     scale = 1.0
     if reduction == "mean":
         scale = 0.0 if pb.denominator == 0 else 1.0 / pb.denominator
-    grad = np.empty_like(pb.z)
-    _rows(pb, grad=grad, scale=scale)
+    grad = np.empty(pb.z.shape, dtype=pb.z.dtype)  # C order, whatever the order of `logits`
+    _loss_rows(pb.z, pb.target, pb.options, grad=grad, scale=scale)
     moved = (*pb.batch_shape, pb.z.shape[1])
     return np.moveaxis(grad.reshape(moved), -1, pb.axis)
