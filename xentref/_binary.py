@@ -232,9 +232,10 @@ def binary_cross_entropy_with_logits_grad(
     [binary_cross_entropy_with_logits][xentref.binary_cross_entropy_with_logits]:
 
     $$
-    \frac{\partial \ell}{\partial z} = w\,\big[(1 - y)\,\sigma(z) - w_+\, y\, \sigma(-z)\big]
-      \quad\text{which is}\quad w\,(\sigma(z) - y) \text{ for } w_+ = 1 .
+    \frac{\partial \ell}{\partial z} = w\,\big[(1 - y)\,\sigma(z) - w_+\, y\, \sigma(-z)\big] ,
     $$
+
+    which is $w\,(\sigma(z) - y)$ for $w_+ = 1$.
 
     Derived step by step on [Binary cross-entropy](../losses/binary.md); equal to PyTorch's
     autograd gradient, $\big(1 + (w_+ - 1) y\big) \sigma(z) - w_+ y$ times the weight.
