@@ -137,11 +137,11 @@ def binary_cross_entropy_with_logits(
     $$
     \ell = w\,\big[\,w_+\, y\, \operatorname{softplus}(-z)
       + (1 - y)\operatorname{softplus}(z)\,\big],
-    \qquad \operatorname{softplus}(z) = \log(1 + e^{z}) = -\log \sigma(-z),
     $$
 
-    which is $-w[w_+ y \log q + (1 - y)\log(1 - q)]$ without ever forming $q$. For finite
-    logits it equals ``torch.nn.functional.binary_cross_entropy_with_logits`` to rounding,
+    with $\operatorname{softplus}(z) = \log(1 + e^{z}) = -\log \sigma(-z)$; that is
+    $-w[w_+ y \log q + (1 - y)\log(1 - q)]$ without ever forming $q$. For finite logits it
+    equals ``torch.nn.functional.binary_cross_entropy_with_logits`` to rounding,
     except where PyTorch's formula $(1 - y) z - \log\sigma(z)$ cancels, for $y = 0$ and
     $z \ll 0$: there PyTorch 2.13 returns 0.0 at $z = -40$ (exact: $4.25 \times 10^{-18}$)
     and has a relative error of $2.9 \times 10^{-7}$ at $z = -20$, while this function stays
