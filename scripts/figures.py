@@ -159,9 +159,8 @@ def _two_point_grid(n: int, lo: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     p = np.linspace(0.0, 1.0, n)
     q = np.linspace(lo, 1.0 - lo, n)
     pp, qq = np.meshgrid(p, q, indexing="xy")
-    h = xentref.cross_entropy(
-        np.stack([pp, 1.0 - pp], axis=-1), np.stack([qq, 1.0 - qq], axis=-1), base=2
-    )
+    # In nats, like the numbers the Cross-entropy page prints below the figures.
+    h = xentref.cross_entropy(np.stack([pp, 1.0 - pp], axis=-1), np.stack([qq, 1.0 - qq], axis=-1))
     return pp, qq, h
 
 
@@ -183,14 +182,14 @@ def draw_cross_entropy_surface() -> Figure:
         vmax=float(h.max()),
     )
     d = np.linspace(0.02, 0.98, 60)
-    hd = xentref.entropy(np.stack([d, 1.0 - d], axis=-1), base=2)
+    hd = xentref.entropy(np.stack([d, 1.0 - d], axis=-1))
     ax.plot(
         d, d, hd + 0.02, color=ORANGE, linewidth=3, label=r"$q = p$: $H(p, p) = H(p)$", zorder=10
     )
     ax.set(
         xlabel="p (true)",
         ylabel="q (model)",
-        zlabel="H(p, q) (bits)",
+        zlabel="H(p, q) (nats)",
         title="Cross-entropy of two coins",
     )
     ax.view_init(elev=32, azim=-60)
@@ -205,7 +204,7 @@ def draw_cross_entropy_contour() -> Figure:
     pp, qq, h = _two_point_grid(121, 0.005)
     fig = _figure(6.0, 4.8)
     ax = fig.add_subplot()
-    levels = [0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8]
+    levels = [0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]
     filled = ax.contourf(pp, qq, h, levels=levels, cmap="viridis", extend="max")
     lines = ax.contour(pp, qq, h, levels=levels[1:], colors="white", linewidths=0.6)
     ax.clabel(lines, fmt="%g", fontsize=8)
@@ -220,12 +219,12 @@ def draw_cross_entropy_contour() -> Figure:
     ax.set(
         xlabel="p = true probability of outcome 1",
         ylabel="q = model probability of outcome 1",
-        title="H(p, q) in bits; for each p the valley lies on q = p",
+        title="H(p, q) in nats; for each p the valley lies on q = p",
         aspect="equal",
     )
     ax.grid(False)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=True, facecolor="white")
-    fig.colorbar(filled, ax=ax, label="H(p, q) (bits)")
+    fig.colorbar(filled, ax=ax, label="H(p, q) (nats)")
     return fig
 
 
@@ -328,11 +327,54 @@ def draw_focal_loss() -> Figure:
     ax.set(
         xlim=(0, 1),
         ylim=(0, 5),
-        xlabel=r"probability of the true class $p_t$",
+        xlabel=r"probability of the true class $q_t$",
         ylabel="loss (nats)",
-        title=r"Focal loss $-(1-p_t)^\gamma \log p_t$",
+        title=r"Focal loss $-(1-q_t)^\gamma \log q_t$",
     )
     ax.legend(loc="upper right")
+    return fig
+
+
+def focal_minimiser(pi: np.ndarray, gamma: float, n: int = 20001) -> np.ndarray:
+    """The probability q* that minimises the expected focal loss (no alpha), for each pi.
+
+    The label is 1 with probability pi; the expected loss pi FL(z, 1) + (1 - pi) FL(z, 0) is
+    evaluated with xentref.sigmoid_focal_loss on a grid of n probabilities in (0, 1).
+    """
+    q = np.linspace(0.0, 1.0, n + 2)[1:-1]
+    z = _logit(q)
+    pos = xentref.sigmoid_focal_loss(z, np.ones_like(z), alpha=-1.0, gamma=gamma)
+    neg = xentref.sigmoid_focal_loss(z, np.zeros_like(z), alpha=-1.0, gamma=gamma)
+    expected = pi[:, None] * pos[None, :] + (1.0 - pi[:, None]) * neg[None, :]
+    return np.asarray(q[np.argmin(expected, axis=1)])
+
+
+def draw_focal_minimiser() -> Figure:
+    pi = np.linspace(0.0, 1.0, 101)
+    fig = _figure()
+    ax = fig.add_subplot()
+    styles = ["-", "--", "-.", ":", (0, (5, 1, 1, 1))]
+    for gamma, style in zip((0.0, 0.5, 1.0, 2.0, 5.0), styles, strict=True):
+        label = f"{GAMMA} = 0 (cross-entropy: q* = π)" if gamma == 0 else f"{GAMMA} = {gamma:g}"
+        ax.plot(pi, focal_minimiser(pi, gamma, 4001), linestyle=style, label=label)
+    q_star = float(focal_minimiser(np.array([0.9]), 2.0)[0])
+    ax.plot([0.9], [q_star], "o", color=GREY)
+    ax.annotate(
+        f"π = 0.9, {GAMMA} = 2:\nq* = {q_star:.3f}",
+        (0.9, q_star),
+        xytext=(0.62, 0.28),
+        arrowprops={"arrowstyle": "->", "color": GREY},
+        fontsize=10,
+    )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        aspect="equal",
+        xlabel="π = true probability that the label is 1",
+        ylabel="q* = prediction with the least expected loss",
+        title="Focal loss is minimised short of the truth",
+    )
+    ax.legend(loc="upper left", fontsize=9)
     return fig
 
 
@@ -534,7 +576,7 @@ FIGURES: dict[str, FigureSpec] = {
         title="Binary entropy",
     ),
     "cross-entropy-surface": FigureSpec(
-        alt="3-D surface of the cross-entropy H(p, q) in bits over true probability p and model "
+        alt="3-D surface of the cross-entropy H(p, q) in nats over true probability p and model "
         "probability q. The surface rises steeply where q nears 0 or 1 away from p; a "
         "highlighted curve along the diagonal q = p traces the binary entropy, the lowest point "
         "of every slice.",
@@ -544,7 +586,7 @@ FIGURES: dict[str, FigureSpec] = {
         title="Cross-entropy surface",
     ),
     "cross-entropy-contour": FigureSpec(
-        alt="Filled contour map of H(p, q) in bits with p on the horizontal axis and q on the "
+        alt="Filled contour map of H(p, q) in nats with p on the horizontal axis and q on the "
         "vertical axis. Values are small near the dashed diagonal q = p and grow toward the "
         "top-left and bottom-right corners, where the model is confidently wrong.",
         caption="The same cross-entropy as a map. Every vertical slice (fixed $p$) has its "
@@ -585,11 +627,23 @@ FIGURES: dict[str, FigureSpec] = {
         alt="Focal loss against the probability of the true class for gamma 0, 0.5, 1, 2 and 5. "
         "All curves rise as the probability approaches 0; larger gamma pushes the loss of "
         "well-classified examples (probability above 0.6) toward zero.",
-        caption="Focal loss $-(1 - p_t)^{\\gamma} \\log p_t$ for several $\\gamma$ (the $\\alpha$ "
+        caption="Focal loss $-(1 - q_t)^{\\gamma} \\log q_t$ for several $\\gamma$ (the $\\alpha$ "
         "term disabled), computed with `xentref.sigmoid_focal_loss`; $\\gamma = 0$ is "
         "cross-entropy. After Lin et al. (2017), figure 1.",
         draw=draw_focal_loss,
         title="Focal loss",
+    ),
+    "focal-minimiser": FigureSpec(
+        alt="The minimiser q* of the expected focal loss against the true probability pi, for "
+        "gamma 0, 0.5, 1, 2 and 5. Gamma 0 is the diagonal q* = pi; every larger gamma gives an "
+        "S-shaped curve through (0.5, 0.5) that lies below the diagonal for pi above 0.5 and "
+        "above it below 0.5, flatter the larger gamma.",
+        caption="The prediction that minimises the expected focal loss, $q^\\star$, against the "
+        "true probability $\\pi$ ($\\alpha$ switched off), computed with "
+        "`xentref.sigmoid_focal_loss`. Only $\\gamma = 0$, cross-entropy, recovers "
+        "$q^\\star = \\pi$.",
+        draw=draw_focal_minimiser,
+        title="Minimiser of the expected focal loss",
     ),
     "softmax-temperature": FigureSpec(
         alt="Grouped bars of the softmax of the logits 2, 1, 0.2 and -1 at temperatures 0.5, 1, "
