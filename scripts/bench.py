@@ -528,7 +528,7 @@ def bench_linear(repeats: int = LINEAR_REPEATS, quick: bool = False) -> dict[str
         "shape": {"N": n_time, "D": LINEAR_D, "V": LINEAR_V, "dtype": "float32"},
         "what": "loss (mean over integer targets) + gradients of hidden and weight, no bias",
         "repeats": repeats,
-        "block_bytes": xentref._linear.BLOCK_BYTES,
+        "block_bytes": xentref._linear.LOGITS_BYTES,
         "slab_bytes": xentref._linear.SLAB_BYTES,
         "times": timing,
         "accuracy": accuracy,

@@ -26,7 +26,7 @@ RTOL = 1e-13
 
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lin, "BLOCK_BYTES", 3 * V * 8)
+    monkeypatch.setattr(lin, "LOGITS_BYTES", 3 * V * 8)
     monkeypatch.setattr(lin, "SLAB_BYTES", 4 * 8 * D)
 
 

@@ -4,7 +4,7 @@ The last layer of a language model maps N hidden states of width D to logits ove
 of V classes; the (N, V) logits are the largest array of a training step (4096 tokens times a
 128k vocabulary is 2 GiB in float32). `linear_cross_entropy` and `linear_cross_entropy_grad`
 compute the loss and its gradients with respect to the hidden states, the weight and the bias
-one block of rows at a time, so that no more than a bounded block of logits (`BLOCK_BYTES`)
+one block of rows at a time, so that no more than a bounded block of logits (`LOGITS_BYTES`)
 exists at once, whatever N is.
 """
 
@@ -34,7 +34,7 @@ FloatArray = NDArray[np.floating[Any]]
 #: and one pass over its V x D entries), so fewer, larger blocks are more accurate and faster;
 #: 32 MiB is 262 rows at V = 32000 in float32, 16 blocks for 4096 positions, and keeps the
 #: scratch memory under 64 MiB (see the Large vocabularies page for the measured errors).
-BLOCK_BYTES = 32 << 20
+LOGITS_BYTES = 32 << 20
 
 #: Scratch for one slab of the weight-gradient product ``G_B^T H_B`` (a whole block's product
 #: would be a second V x D array): rows of `linear_weight` per slab,
@@ -85,7 +85,7 @@ def _operand(x: ArrayLike, name: str, *, integers: bool = True) -> NDArray[Any]:
     return as_float_array(a, name)
 
 
-def _prepare(
+def _prepare_linear(
     hidden: ArrayLike,
     linear_weight: ArrayLike,
     target: ArrayLike,
@@ -152,9 +152,9 @@ def _prepare(
     return _Linear(h2, w, b, labels, options, batch_shape, denominator)
 
 
-def _row_blocks(pb: _Linear) -> list[slice]:
+def _hidden_blocks(pb: _Linear) -> list[slice]:
     n_rows, n_classes = pb.h.shape[0], pb.w.shape[0]
-    step = max(1, BLOCK_BYTES // (n_classes * pb.h.itemsize))
+    step = max(1, LOGITS_BYTES // (n_classes * pb.h.itemsize))
     return [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)]
 
 
@@ -172,7 +172,7 @@ def _add_weight_grad(dw: FloatArray, g: FloatArray, hb: FloatArray) -> None:
         dw[s] += g[:, s].T @ hb
 
 
-def _run(
+def _one_pass(
     pb: _Linear, grad: bool, scale: float = 1.0
 ) -> tuple[FloatArray, FloatArray | None, FloatArray | None, FloatArray | None]:
     """Walk the row blocks: per-row losses and, if `grad`, `scale` * (d_hidden, d_W, d_bias)."""
@@ -183,7 +183,7 @@ def _run(
     dh = np.empty((n_rows, d), dtype=h.dtype) if grad else None
     dw = np.zeros((n_classes, d), dtype=h.dtype) if grad else None
     db = np.zeros(n_classes, dtype=np.float64) if grad and b is not None else None
-    blocks = _row_blocks(pb)
+    blocks = _hidden_blocks(pb)
     buffer = np.empty((blocks[0].stop if blocks else 0, n_classes), dtype=h.dtype)
     for rows in blocks:  # one buffer for every block: never two blocks of logits at once
         hb = h[rows]
@@ -220,7 +220,7 @@ def linear_cross_entropy(
     Defined as, and equal to, ``softmax_cross_entropy(hidden @ linear_weight.T + linear_bias,
     target, ...)``: the definition of PyTorch's ``torch.nn.functional.linear_cross_entropy``,
     the last layer of a language model and its loss in one call. The logits are formed one
-    block of rows at a time (at most `BLOCK_BYTES`, 32 MiB, of them), so memory does not grow
+    block of rows at a time (at most `LOGITS_BYTES`, 32 MiB, of them), so memory does not grow
     with the vocabulary times the number of positions.
 
     $$
@@ -289,7 +289,7 @@ def linear_cross_entropy(
 
     Notes
     -----
-    Rows of `hidden` go in blocks of ``max(1, BLOCK_BYTES // (V * itemsize))`` (262 rows at
+    Rows of `hidden` go in blocks of ``max(1, LOGITS_BYTES // (V * itemsize))`` (262 rows at
     V = 32000 in float32); each block's logits come from one matrix product and its losses
     from the same stable kernel as [softmax_cross_entropy][xentref.softmax_cross_entropy].
     Scratch memory is one block of logits and does not grow with N. PyTorch 2.13's
@@ -315,11 +315,11 @@ def linear_cross_entropy(
     >>> print(linear_cross_entropy(h, W, y, z_loss=1e-4, softcap=30.0, reduction="none"))
     [3.41963402 1.84472368 2.4950568  3.5671937  0.         2.50609305]
     """
-    pb = _prepare(
+    pb = _prepare_linear(
         hidden, linear_weight, target, linear_bias, weight, ignore_index,
         label_smoothing, z_loss, softcap, reduction,
     )  # fmt: skip
-    losses, _, _, _ = _run(pb, grad=False)
+    losses, _, _, _ = _one_pass(pb, grad=False)
     return reduce(losses.reshape(pb.batch_shape), reduction, pb.denominator)
 
 
@@ -402,7 +402,7 @@ def linear_cross_entropy_grad(
 
     Notes
     -----
-    Each block of `BLOCK_BYTES` (32 MiB: 262 rows at V = 32000 in float32) adds its product
+    Each block of `LOGITS_BYTES` (32 MiB: 262 rows at V = 32000 in float32) adds its product
     $G_B^\top h_B$, one matrix product per slab of `linear_weight`'s rows, to the weight
     gradient: in float32, one rounding per block, 16 for 4096 positions. The bias gradient is
     summed in float64. A float64 accumulator for the weight gradient would take 8 V D bytes
@@ -428,14 +428,14 @@ def linear_cross_entropy_grad(
     >>> print(out.hidden[4])  # the ignored position
     [0. 0. 0. 0.]
     """
-    pb = _prepare(
+    pb = _prepare_linear(
         hidden, linear_weight, target, linear_bias, weight, ignore_index,
         label_smoothing, z_loss, softcap, reduction,
     )  # fmt: skip
     scale = 1.0
     if reduction == "mean":
         scale = 0.0 if pb.denominator == 0 else 1.0 / pb.denominator
-    losses, dh, dw, db = _run(pb, grad=True, scale=scale)
+    losses, dh, dw, db = _one_pass(pb, grad=True, scale=scale)
     loss = reduce(losses.reshape(pb.batch_shape), reduction, pb.denominator)
     d_hidden = dh.reshape(*pb.batch_shape, pb.h.shape[1])  # type: ignore[union-attr]
     return LinearCrossEntropyGrad(loss, d_hidden, dw, db)  # type: ignore[arg-type]
