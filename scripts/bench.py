@@ -4,6 +4,10 @@ Usage (``make bench`` installs the peers and runs exactly this)::
 
     python scripts/bench.py --out scripts/bench_results.json    # about 6 minutes on 2 cores
     python scripts/bench.py --quick --out /tmp/bench.json        # small sizes, a smoke test
+    python scripts/bench.py --only linear                        # the "linear" section only
+
+``--only softmax`` or ``--only linear`` reruns one section and keeps the other's results in
+the output file.
 
 What is timed, for each size (rows x classes) and dtype (float32, float64), mean loss over
 integer targets drawn uniformly, standard-normal logits (seeded):
@@ -29,6 +33,19 @@ growth of the peak resident set over one call in a fresh subprocess (Linux: the 
 through ``/proc/self/clear_refs`` and read back as ``VmHWM``).
 The big sizes get fewer repeats, and scikit-learn is skipped where its dense one-hot
 encoding of the labels makes one call take many seconds; the results file says so.
+
+Section ``linear`` (the key "linear" of the results file): the loss and all gradients of a
+language model's last layer, N x D hidden states, a V x D weight, V = 32000, D = 512,
+float32, integer targets: `xentref.linear_cross_entropy_grad` against PyTorch's
+``F.linear_cross_entropy(..., options=nn.LinearCrossEntropyOptions())`` (chunked) and
+``options=None`` (the logits built whole), forward + ``backward()``. Each measurement runs in
+a fresh subprocess whose environment sets ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS``
+before NumPy and PyTorch load (and ``torch.set_num_threads``): one thread for the targets,
+then every core for the scaling. Times at N = 4096 are interleaved (xentref, chunked,
+unchunked, repeated); peak extra memory at N = 1024, 4096, 16384 is the growth of the peak
+resident set (``VmHWM``) over one call, one process per competitor and N, the results (the
+three gradients) included; for xentref also the tracemalloc peak, which sees NumPy's arrays
+but not OpenBLAS's own buffers.
 """
 
 from __future__ import annotations
@@ -54,6 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import xentref  # noqa: E402
+import xentref._linear  # noqa: E402
 
 # (rows, classes, repeats); each repeat times every competitor once.
 SIZES = [(65536, 10, 7), (8192, 1000, 7), (4096, 32000, 3), (1024, 131072, 3)]
@@ -102,6 +120,38 @@ def machine() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- competitors
+
+#: An earlier commit's xentref (``--before REV``), timed beside the current one.
+BEFORE: Any = None
+
+
+def load_before(rev: str) -> Any:
+    """Import ``xentref/`` as it was at commit `rev`, as the package ``xentref_before``."""
+    import importlib
+    import tempfile
+
+    files = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev, "xentref/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    tmp = Path(tempfile.mkdtemp(prefix="xentref-before-"))
+    (tmp / "xentref_before").mkdir()
+    for name in files:
+        if name.endswith(".py"):
+            src = subprocess.run(
+                ["git", "show", f"{rev}:{name}"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            src = src.replace("from xentref.", "from xentref_before.")
+            (tmp / "xentref_before" / Path(name).name).write_text(src, encoding="utf-8")
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module("xentref_before")
 
 
 def naive_loss(z: np.ndarray, y: np.ndarray) -> Any:
@@ -157,13 +207,18 @@ def competitors(z: np.ndarray, y: np.ndarray, op: str) -> dict[str, Callable[[],
         }
         if z.size > SKLEARN_MAX_ELEMENTS:
             del runs["sklearn"]
+        if BEFORE is not None:
+            runs["xentref_before"] = lambda: BEFORE.softmax_cross_entropy(z, y)
         return runs
-    return {
+    runs = {
         "xentref": lambda: xentref.softmax_cross_entropy_grad(z, y),
         "naive": lambda: naive_grad(z, y),
         "torch_1t": torch_grad(1),
         "torch_all": torch_grad(n_all),
     }
+    if BEFORE is not None:
+        runs["xentref_before"] = lambda: BEFORE.softmax_cross_entropy_grad(z, y)
+    return runs
 
 
 # --------------------------------------------------------------------------- measurement
@@ -300,36 +355,243 @@ def bench_size(n: int, c: int, repeats: int, dtype: str) -> list[dict[str, Any]]
     return records
 
 
+# --------------------------------------------------------------------------- linear section
+
+LINEAR_D, LINEAR_V, LINEAR_N = 512, 32000, 4096
+LINEAR_MEMORY_N = (1024, 4096, 16384)
+LINEAR_REPEATS = 3
+LINEAR_COMPETITORS = ("xentref", "torch_chunked", "torch_unchunked")
+
+_LINEAR_CHILD = r"""
+import gc, json, re, sys, time, tracemalloc
+sys.path.insert(0, sys.argv[1])
+mode, n, threads, seed = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+names = sys.argv[6].split(",")
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+import xentref
+torch.set_num_threads(threads)
+D, V = int(sys.argv[7]), int(sys.argv[8])
+
+def data(n):
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((n, D), dtype=np.float32)
+    w = (rng.standard_normal((V, D), dtype=np.float32) / np.float32(np.sqrt(D)))
+    return h, w, rng.integers(0, V, n)
+
+def call(name, h, w, y, ht=None, wt=None, yt=None):
+    if name == "xentref":
+        return xentref.linear_cross_entropy_grad(h, w, y)
+    hl, wl = ht.detach().requires_grad_(True), wt.detach().requires_grad_(True)
+    opts = nn.LinearCrossEntropyOptions() if name == "torch_chunked" else None
+    loss = F.linear_cross_entropy(hl, wl, yt, options=opts)
+    loss.backward()
+    return loss, hl.grad, wl.grad
+
+def kib(key):
+    return int(re.search(key + r":\s+(\d+)", open("/proc/self/status").read()).group(1))
+
+small = data(8)
+for name in names:  # load every kernel and OpenBLAS's buffers
+    call(name, *small, *(torch.from_numpy(a) for a in small))
+h, w, y = data(n)
+ht, wt, yt = (torch.from_numpy(a) for a in (h, w, y))
+out = {}
+if mode == "accuracy":  # d_weight and d_hidden errors against float64 on the same inputs
+    ref = xentref.linear_cross_entropy_grad(h.astype(np.float64), w.astype(np.float64), y)
+    for name in names:
+        r = call(name, h, w, y, ht, wt, yt)
+        dh, dw = (r.hidden, r.linear_weight) if name == "xentref" else (r[1], r[2])
+        errs = {}
+        for key, got, want in (("d_weight", dw, ref.linear_weight), ("d_hidden", dh, ref.hidden)):
+            got = np.asarray(got, dtype=np.float64)
+            errs[key] = {
+                "max_rel": float(np.max(np.abs(got - want)) / np.max(np.abs(want))),
+                "fro_rel": float(np.linalg.norm(got - want) / np.linalg.norm(want)),
+            }
+        out[name] = errs
+elif mode == "time":
+    times = {name: [] for name in names}
+    for name in names:  # warm-up at full size
+        call(name, h, w, y, ht, wt, yt)
+    for _ in range(int(sys.argv[9])):
+        for name in names:
+            gc.collect()
+            start = time.perf_counter()
+            r = call(name, h, w, y, ht, wt, yt)
+            times[name].append(time.perf_counter() - start)
+            del r
+    out = times
+else:
+    name = names[0]
+    gc.collect()
+    base = kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    r = call(name, h, w, y, ht, wt, yt)
+    peak = kib("VmHWM")
+    result = sum(a.nbytes if isinstance(a, np.ndarray) else a.numel() * a.element_size()
+                 for a in r if a is not None)
+    del r
+    out = {"rss_extra_bytes": (peak - base) * 1024, "result_bytes": int(result)}
+    if name == "xentref":
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        r = call(name, h, w, y)
+        out["traced_extra_bytes"] = tracemalloc.get_traced_memory()[1] - before
+        tracemalloc.stop()
+print(json.dumps(out))
+"""
+
+
+def _linear_child(mode: str, n: int, threads: int, names: list[str], repeats: int = 1) -> Any:
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS=str(threads),
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        MALLOC_MMAP_THRESHOLD_="131072",  # large buffers go back to the system when freed
+    )
+    args = [mode, str(n), str(threads), str(SEED), ",".join(names)]
+    args += [str(LINEAR_D), str(LINEAR_V), str(repeats)]
+    out = subprocess.run(
+        [sys.executable, "-c", _LINEAR_CHILD, str(ROOT), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _available_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def bench_linear(repeats: int = LINEAR_REPEATS, quick: bool = False) -> dict[str, Any]:
+    """Time (N = 4096, interleaved) and peak memory (three N) of loss + all gradients."""
+    names = list(LINEAR_COMPETITORS)
+    n_time = 512 if quick else LINEAR_N
+    memory_n = (256, 512) if quick else LINEAR_MEMORY_N
+    times = _linear_child("time", n_time, 1, names, repeats)
+    ref = {k: np.array(times[k]) for k in ("torch_chunked", "torch_unchunked")}
+    timing = {
+        name: {
+            "median_s": float(np.median(ts)),
+            "times_s": [round(t, 4) for t in ts],
+            "ratio_to_torch_chunked": float(np.median(np.array(ts) / ref["torch_chunked"])),
+            "ratio_to_torch_unchunked": float(np.median(np.array(ts) / ref["torch_unchunked"])),
+        }
+        for name, ts in times.items()
+    }
+    print(
+        f"linear N={n_time}, 1 thread: "
+        + "  ".join(
+            f"{k} {v['median_s']:.2f} s ({v['ratio_to_torch_chunked']:.2f}x chunked, "
+            f"{v['ratio_to_torch_unchunked']:.2f}x unchunked)"
+            for k, v in timing.items()
+        ),
+        flush=True,
+    )
+    accuracy = _linear_child("accuracy", n_time, 1, names)
+    print(f"linear accuracy N={n_time}: {accuracy}", flush=True)
+    cores = os.cpu_count() or 1
+    scaling = {}
+    for threads in sorted({1, cores}):
+        if threads == 1:
+            scaling["1"] = {k: v["median_s"] for k, v in timing.items()}
+            continue
+        ts = _linear_child("time", n_time, threads, names, 1)
+        scaling[str(threads)] = {k: float(np.median(v)) for k, v in ts.items()}
+        print(f"linear N={n_time}, {threads} threads: {scaling[str(threads)]}", flush=True)
+    memory: dict[str, dict[str, Any]] = {name: {} for name in names}
+    skipped: dict[str, str] = {}
+    for n in memory_n:
+        logits = n * LINEAR_V * 4
+        for name in names:
+            if name == "torch_unchunked" and _available_bytes() < 4 * logits + (2 << 30):
+                skipped[f"{name} N={n}"] = (
+                    f"needs about {3 * logits / 2**30:.1f} GiB for its logits and their "
+                    f"gradients; only {_available_bytes() / 2**30:.1f} GiB available"
+                )
+                continue
+            memory[name][str(n)] = _linear_child("memory", n, 1, [name])
+            print(f"linear memory N={n} {name}: {memory[name][str(n)]}", flush=True)
+    return {
+        "shape": {"N": n_time, "D": LINEAR_D, "V": LINEAR_V, "dtype": "float32"},
+        "what": "loss (mean over integer targets) + gradients of hidden and weight, no bias",
+        "repeats": repeats,
+        "block_bytes": xentref._linear.LOGITS_BYTES,
+        "slab_bytes": xentref._linear.SLAB_BYTES,
+        "times": timing,
+        "accuracy": accuracy,
+        "threads": scaling,
+        "memory": memory,
+        "memory_n": list(memory_n),
+        "skipped": skipped,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "scripts" / "bench_results.json")
     parser.add_argument("--quick", action="store_true", help="small sizes only (smoke test)")
+    parser.add_argument(
+        "--only", choices=("softmax", "linear"), help="run one section, keep the other's results"
+    )
+    parser.add_argument(
+        "--before", metavar="REV", help="also time xentref as of commit REV, in the same run"
+    )
     args = parser.parse_args(argv)
+    global BEFORE
+    if args.before:
+        BEFORE = load_before(args.before)
     start = time.perf_counter()
-    results = []
-    for n, c, repeats in QUICK_SIZES if args.quick else SIZES:
-        for dtype in DTYPES:
-            results.extend(bench_size(n, c, repeats, dtype))
-    doc = {
-        "description": "scripts/bench.py: softmax cross-entropy (mean over integer targets), "
-        "xentref vs NumPy, SciPy, scikit-learn and PyTorch CPU",
-        "command": "make bench  (python scripts/bench.py --out scripts/bench_results.json)",
-        "machine": machine(),
-        "settings": {
-            "seed": SEED,
-            "block_bytes": xentref._softmax_ce.BLOCK_BYTES,
-            "timer": "time.perf_counter, gc.collect() before each call",
-            "memory": "tracemalloc peak over one call minus the traced size before it "
-            "(NumPy-based); PyTorch: VmHWM - VmRSS over one call after resetting the peak, "
-            "in a fresh subprocess, 1 thread; the result is included",
-            "ratio": "median over repeats of t / t_torch_1t, competitors interleaved",
-            "quick": args.quick,
-        },
-        "total_s": round(time.perf_counter() - start, 1),
-        "results": results,
-    }
+    doc: dict[str, Any] = {}
+    if args.only and args.out.exists():
+        doc = json.loads(args.out.read_text(encoding="utf-8"))
+    if args.only != "linear":
+        results = []
+        for n, c, repeats in QUICK_SIZES if args.quick else SIZES:
+            for dtype in DTYPES:
+                results.extend(bench_size(n, c, repeats, dtype))
+        doc.update(
+            {
+                "description": "scripts/bench.py: softmax cross-entropy (mean over integer "
+                "targets), xentref vs NumPy, SciPy, scikit-learn and PyTorch CPU",
+                "command": "make bench  (python scripts/bench.py --out scripts/bench_results.json)",
+                "machine": machine(),
+                "settings": {
+                    "seed": SEED,
+                    "block_bytes": xentref._softmax_ce.BLOCK_BYTES,
+                    "timer": "time.perf_counter, gc.collect() before each call",
+                    "memory": "tracemalloc peak over one call minus the traced size before it "
+                    "(NumPy-based); PyTorch: VmHWM - VmRSS over one call after resetting the "
+                    "peak, in a fresh subprocess, 1 thread; the result is included",
+                    "ratio": "median over repeats of t / t_torch_1t, competitors interleaved",
+                    "quick": args.quick,
+                    "before": args.before,
+                },
+                "total_s": round(time.perf_counter() - start, 1),
+                "results": results,
+            }
+        )
+    if args.only != "softmax":
+        section_start = time.perf_counter()
+        linear = bench_linear(repeats=2 if args.quick else LINEAR_REPEATS, quick=args.quick)
+        linear["machine"] = machine()
+        linear["quick"] = args.quick
+        linear["total_s"] = round(time.perf_counter() - section_start, 1)
+        doc["linear"] = linear
     args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} in {doc['total_s']} s", flush=True)
+    print(f"wrote {args.out} in {time.perf_counter() - start:.1f} s", flush=True)
     return 0
 
 

@@ -7,7 +7,9 @@
   PyTorch, SciPy and scikit-learn outputs recorded in ``tests/data/audit.json``
   (``scripts/make_audit_vectors.py``); a table and a figure;
 - ``parity.md``: xentref against every peer call in ``tests/data/golden.json``, translated by
-  ``tests/test_parity.py`` (the same translation the parity tests assert).
+  ``tests/test_parity.py`` (the same translation the parity tests assert);
+- ``performance.md`` (section "Linear cross-entropy") and ``llm/large-vocabularies.md``: the
+  ``linear`` section of the benchmark results (time, memory, threads, d_weight errors).
 
 A page asks for a piece with an HTML comment on a line of its own, ``<!-- evidence: NAME -->``;
 ``on_page_markdown`` replaces it with Markdown. The figures use ``scripts/figures.py``'s style
@@ -615,6 +617,187 @@ def parity_differences() -> str:
 
 # --------------------------------------------------------------------------- hook events
 
+# --------------------------------------------------------------------------- linear section
+
+LINEAR_LABELS = {
+    "xentref": "xentref",
+    "torch_chunked": "PyTorch chunked",
+    "torch_unchunked": "PyTorch unchunked",
+}
+LINEAR_TARGETS = {"ratio_to_torch_chunked": 0.75, "ratio_to_torch_unchunked": 1.0}
+LINEAR_SCRATCH_TARGET = 64 * 2**20
+
+
+def _linear() -> dict[str, Any]:
+    linear: dict[str, Any] = _bench()["linear"]
+    return linear
+
+
+def _scratch(m: dict[str, Any]) -> int:
+    return int(m["rss_extra_bytes"]) - int(m["result_bytes"])
+
+
+def perf_linear_machine() -> str:
+    lin = _linear()
+    m, shape = lin["machine"], lin["shape"]
+    return (
+        f"Measured {m['date']} on {m['cpu']} ({m['logical_cores']} logical cores), torch "
+        f"{m['versions'].get('torch')}, NumPy {m['versions'].get('numpy')}, xentref commit "
+        f"`{m['xentref_commit']}`; N = {shape['N']:,}, D = {shape['D']}, V = {shape['V']:,}, "
+        f"{shape['dtype']}, {lin['repeats']} interleaved repeats, `BLOCK_BYTES` = "
+        f"{lin['block_bytes'] // 2**20} MiB; section run {lin['total_s']:.0f} s."
+        + (f" **Provisional**: {lin['provisional']}." if lin.get("provisional") else "")
+    )
+
+
+def perf_linear_headline() -> str:
+    lin = _linear()
+    t = lin["times"]
+    lines = [
+        "| Measure | xentref | PyTorch chunked | PyTorch unchunked | Target | Met |",
+        "|---|--:|--:|--:|--:|:-:|",
+        "| median s, loss + gradients | "
+        + " | ".join(f"{t[n]['median_s']:.2f}" for n in LINEAR_LABELS)
+        + " | | |",
+    ]
+    for key, target in LINEAR_TARGETS.items():
+        ratio = t["xentref"][key]
+        other = "chunked" if key.endswith("_chunked") else "unchunked"
+        lines.append(
+            f"| time ratio to PyTorch {other} | {ratio:.2f}{TIMES} | | | ≤ {target}{TIMES} | "
+            f"{'yes' if ratio <= target else '**no**'} |"
+        )
+    mem = lin["memory"]
+    ns = sorted(mem["xentref"], key=int)
+    scratch = [_scratch(mem["xentref"][n]) for n in ns]
+    flat = max(scratch) <= 1.25 * min(scratch) if scratch else False
+    worst = max(scratch, default=0)
+    row = [f"{_mib(worst)} MiB"]
+    for name in ("torch_chunked", "torch_unchunked"):
+        vals = [_scratch(mem[name][n]) for n in ns if n in mem[name]]
+        row.append(f"{_mib(max(vals))} MiB" if vals else "—")
+    lines.append(
+        f"| scratch memory (peak extra minus the returned gradients), worst of N = "
+        f"{', '.join(f'{int(n):,}' for n in ns)} | " + " | ".join(row) + f" | ≤ 64 MiB, flat | "
+        f"{'yes' if worst <= LINEAR_SCRATCH_TARGET and flat else '**no**'} |"
+    )
+    return "\n".join(lines)
+
+
+def perf_linear_memory() -> str:
+    lin = _linear()
+    mem = lin["memory"]
+    ns = sorted({n for m in mem.values() for n in m}, key=int)
+    lines = [
+        "| N | logits | gradients returned | "
+        + " | ".join(f"{label} peak (scratch)" for label in LINEAR_LABELS.values())
+        + " | xentref, tracemalloc |",
+        "|--:|--:|--:|" + "--:|" * len(LINEAR_LABELS) + "--:|",
+    ]
+    for n in ns:
+        logits = int(n) * lin["shape"]["V"] * 4
+        result = mem["xentref"][n]["result_bytes"]
+        cells = []
+        for name in LINEAR_LABELS:
+            m = mem[name].get(n)
+            cells.append(
+                "skipped" if m is None else f"{_mib(m['rss_extra_bytes'])} ({_mib(_scratch(m))})"
+            )
+        traced = mem["xentref"][n].get("traced_extra_bytes")
+        lines.append(
+            f"| {int(n):,} | {_mib(logits)} | {_mib(result)} | "
+            + " | ".join(cells)
+            + f" | {_mib(traced)} |"
+        )
+    return "\n".join(lines)
+
+
+def perf_linear_threads() -> str:
+    lin = _linear()
+    threads = sorted(lin["threads"], key=int)
+    lines = [
+        "| Threads | " + " | ".join(LINEAR_LABELS.values()) + " |",
+        "|--:|" + "--:|" * len(LINEAR_LABELS),
+    ]
+    base = lin["threads"]["1"]
+    for t in threads:
+        row = lin["threads"][t]
+        cells = [f"{row[n]:.2f} s ({base[n] / row[n]:.2f}{TIMES})" for n in LINEAR_LABELS]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def linear_accuracy() -> str:
+    lin = _linear()
+    shape = lin["shape"]
+    lines = [
+        "| Implementation (float32) | d_weight, max | d_weight, norm | d_hidden, max | "
+        "d_hidden, norm |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for name, label in LINEAR_LABELS.items():
+        a = lin["accuracy"][name]
+        cells = [f"{a[g][k]:.2e}" for g in ("d_weight", "d_hidden") for k in ("max_rel", "fro_rel")]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return (
+        "\n".join(lines)
+        + f'\n\nN = {shape["N"]:,}, D = {shape["D"]}, V = {shape["V"]:,}; "max" is '
+        'max |error| / max |exact|, "norm" is ‖error‖ / ‖exact‖ (Frobenius), the exact '
+        "value being `linear_cross_entropy_grad` in float64 on the same float32 numbers. "
+        f"Measured {lin['machine']['date']} with torch {lin['machine']['versions'].get('torch')}."
+    )
+
+
+def parity_linear() -> str:
+    """xentref against tests/data/golden_linear.json, by torch path: the largest differences."""
+    golden = json.loads((ROOT / "tests" / "data" / "golden_linear.json").read_text())
+
+    def dec(enc: dict[str, Any] | None) -> np.ndarray | None:
+        if enc is None:
+            return None
+        return np.array(enc["values"], dtype=enc["dtype"]).reshape(enc["shape"])
+
+    worst: dict[str, list[float]] = {}
+    for case in golden["cases"]:
+        o = case["options"]
+        kw: dict[str, Any] = {
+            "linear_bias": dec(case["linear_bias"]),
+            "weight": dec(case["weight"]),
+            "label_smoothing": o["label_smoothing"],
+            "reduction": o["reduction"],
+        }
+        if o["ignore_index"] is not None:
+            kw["ignore_index"] = o["ignore_index"]
+        got = xentref.linear_cross_entropy_grad(
+            dec(case["hidden"]), dec(case["linear_weight"]), dec(case["target"]), **kw
+        )
+        pairs = [
+            (got.loss, case["loss"]),
+            (got.hidden, case["grad_hidden"]),
+            (got.linear_weight, case["grad_linear_weight"]),
+            (got.linear_bias, case["grad_linear_bias"]),
+        ]
+        row = worst.setdefault(case["path"], [0.0, 0.0, 0])
+        for a, enc in pairs:
+            if enc is None:
+                continue
+            want = dec(enc)
+            diff = np.abs(np.asarray(a) - want)
+            row[0] = max(row[0], float(np.max(diff)))
+            row[1] = max(row[1], float(np.max(diff / np.maximum(np.abs(want), 1e-300))))
+        row[2] += 1
+    lines = [
+        "| torch 2.13 path | Cases | Largest absolute difference | Largest relative |",
+        "|---|--:|--:|--:|",
+    ]
+    for path, (absd, reld, n) in sorted(worst.items()):
+        lines.append(f"| `{path}` | {n} | {absd:.1e} | {reld:.1e} |")
+    return "\n".join(lines) + (
+        f"\n\nFrom `tests/data/golden_linear.json` (torch {golden['versions']['torch']}), over "
+        "the loss and the gradients with respect to input, weight and bias."
+    )
+
+
 PIECES: dict[str, Callable[[], str]] = {
     "perf-machine": perf_machine,
     "perf-headline": perf_headline,
@@ -629,6 +812,12 @@ PIECES: dict[str, Callable[[], str]] = {
     "accuracy-cases": accuracy_cases,
     "parity-table": parity_table,
     "parity-differences": parity_differences,
+    "perf-linear-machine": perf_linear_machine,
+    "perf-linear-headline": perf_linear_headline,
+    "perf-linear-memory": perf_linear_memory,
+    "perf-linear-threads": perf_linear_threads,
+    "linear-accuracy": linear_accuracy,
+    "parity-linear": parity_linear,
 }
 DRAWINGS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "bench-time": (draw_bench_time, "Benchmark: time against size"),
@@ -659,7 +848,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    if not page.file.src_uri.startswith("evidence/"):
+    if not page.file.src_uri.startswith(("evidence/", "llm/")):
         return markdown
     for name, make in PIECES.items():
         marker = MARKER.format(name)

@@ -159,9 +159,8 @@ def _two_point_grid(n: int, lo: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     p = np.linspace(0.0, 1.0, n)
     q = np.linspace(lo, 1.0 - lo, n)
     pp, qq = np.meshgrid(p, q, indexing="xy")
-    h = xentref.cross_entropy(
-        np.stack([pp, 1.0 - pp], axis=-1), np.stack([qq, 1.0 - qq], axis=-1), base=2
-    )
+    # In nats, like the numbers the Cross-entropy page prints below the figures.
+    h = xentref.cross_entropy(np.stack([pp, 1.0 - pp], axis=-1), np.stack([qq, 1.0 - qq], axis=-1))
     return pp, qq, h
 
 
@@ -183,14 +182,14 @@ def draw_cross_entropy_surface() -> Figure:
         vmax=float(h.max()),
     )
     d = np.linspace(0.02, 0.98, 60)
-    hd = xentref.entropy(np.stack([d, 1.0 - d], axis=-1), base=2)
+    hd = xentref.entropy(np.stack([d, 1.0 - d], axis=-1))
     ax.plot(
         d, d, hd + 0.02, color=ORANGE, linewidth=3, label=r"$q = p$: $H(p, p) = H(p)$", zorder=10
     )
     ax.set(
         xlabel="p (true)",
         ylabel="q (model)",
-        zlabel="H(p, q) (bits)",
+        zlabel="H(p, q) (nats)",
         title="Cross-entropy of two coins",
     )
     ax.view_init(elev=32, azim=-60)
@@ -205,7 +204,7 @@ def draw_cross_entropy_contour() -> Figure:
     pp, qq, h = _two_point_grid(121, 0.005)
     fig = _figure(6.0, 4.8)
     ax = fig.add_subplot()
-    levels = [0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 8]
+    levels = [0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]
     filled = ax.contourf(pp, qq, h, levels=levels, cmap="viridis", extend="max")
     lines = ax.contour(pp, qq, h, levels=levels[1:], colors="white", linewidths=0.6)
     ax.clabel(lines, fmt="%g", fontsize=8)
@@ -220,12 +219,12 @@ def draw_cross_entropy_contour() -> Figure:
     ax.set(
         xlabel="p = true probability of outcome 1",
         ylabel="q = model probability of outcome 1",
-        title="H(p, q) in bits; for each p the valley lies on q = p",
+        title="H(p, q) in nats; for each p the valley lies on q = p",
         aspect="equal",
     )
     ax.grid(False)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=True, facecolor="white")
-    fig.colorbar(filled, ax=ax, label="H(p, q) (bits)")
+    fig.colorbar(filled, ax=ax, label="H(p, q) (nats)")
     return fig
 
 
@@ -328,11 +327,54 @@ def draw_focal_loss() -> Figure:
     ax.set(
         xlim=(0, 1),
         ylim=(0, 5),
-        xlabel=r"probability of the true class $p_t$",
+        xlabel=r"probability of the true class $q_t$",
         ylabel="loss (nats)",
-        title=r"Focal loss $-(1-p_t)^\gamma \log p_t$",
+        title=r"Focal loss $-(1-q_t)^\gamma \log q_t$",
     )
     ax.legend(loc="upper right")
+    return fig
+
+
+def focal_minimiser(pi: np.ndarray, gamma: float, n: int = 20001) -> np.ndarray:
+    """The probability q* that minimises the expected focal loss (no alpha), for each pi.
+
+    The label is 1 with probability pi; the expected loss pi FL(z, 1) + (1 - pi) FL(z, 0) is
+    evaluated with xentref.sigmoid_focal_loss on a grid of n probabilities in (0, 1).
+    """
+    q = np.linspace(0.0, 1.0, n + 2)[1:-1]
+    z = _logit(q)
+    pos = xentref.sigmoid_focal_loss(z, np.ones_like(z), alpha=-1.0, gamma=gamma)
+    neg = xentref.sigmoid_focal_loss(z, np.zeros_like(z), alpha=-1.0, gamma=gamma)
+    expected = pi[:, None] * pos[None, :] + (1.0 - pi[:, None]) * neg[None, :]
+    return np.asarray(q[np.argmin(expected, axis=1)])
+
+
+def draw_focal_minimiser() -> Figure:
+    pi = np.linspace(0.0, 1.0, 101)
+    fig = _figure()
+    ax = fig.add_subplot()
+    styles = ["-", "--", "-.", ":", (0, (5, 1, 1, 1))]
+    for gamma, style in zip((0.0, 0.5, 1.0, 2.0, 5.0), styles, strict=True):
+        label = f"{GAMMA} = 0 (cross-entropy: q* = π)" if gamma == 0 else f"{GAMMA} = {gamma:g}"
+        ax.plot(pi, focal_minimiser(pi, gamma, 4001), linestyle=style, label=label)
+    q_star = float(focal_minimiser(np.array([0.9]), 2.0)[0])
+    ax.plot([0.9], [q_star], "o", color=GREY)
+    ax.annotate(
+        f"π = 0.9, {GAMMA} = 2:\nq* = {q_star:.3f}",
+        (0.9, q_star),
+        xytext=(0.62, 0.28),
+        arrowprops={"arrowstyle": "->", "color": GREY},
+        fontsize=10,
+    )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        aspect="equal",
+        xlabel="π = true probability that the label is 1",
+        ylabel="q* = prediction with the least expected loss",
+        title="Focal loss is minimised short of the truth",
+    )
+    ax.legend(loc="upper left", fontsize=9)
     return fig
 
 
@@ -424,6 +466,98 @@ def draw_reliability_diagram() -> Figure:
     return fig
 
 
+# --------------------------------------------------------------------------- linear cross-entropy
+
+BENCH_RESULTS = Path(__file__).resolve().parent / "bench_results.json"
+
+
+def draw_linear_memory() -> Figure:
+    """Peak extra memory of loss + gradients against N, from the committed benchmark run."""
+    linear = json.loads(BENCH_RESULTS.read_text(encoding="utf-8"))["linear"]
+    shape = linear["shape"]
+    fig = _figure(6.4, 4.2)
+    ax = fig.add_subplot()
+    styles = {
+        "xentref": ("xentref", BLUE, "-", "o"),
+        "torch_chunked": ("PyTorch chunked", ORANGE, "--", "s"),
+        "torch_unchunked": ("PyTorch unchunked", GREEN, ":", "^"),
+    }
+    for name, (label, color, ls, marker) in styles.items():
+        points = sorted((int(n), m["rss_extra_bytes"]) for n, m in linear["memory"][name].items())
+        ns, extra = zip(*points, strict=True)
+        ax.plot(ns, np.array(extra) / 2**20, color=color, ls=ls, marker=marker, label=label)
+    results = sorted((int(n), m["result_bytes"]) for n, m in linear["memory"]["xentref"].items())
+    ns, result = zip(*results, strict=True)
+    ax.plot(ns, np.array(result) / 2**20, color=GREY, ls=(0, (1, 3)), label="the gradients alone")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="N (token positions)",
+        ylabel="peak extra memory (MiB)",
+        title=f"Loss + gradients, D = {shape['D']}, V = {shape['V']:,}, float32",
+    )
+    ax.set_xticks(ns, [f"{n:,}" for n in ns])
+    ax.minorticks_off()
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=9)
+    return fig
+
+
+def _bfloat16_round(x: np.ndarray) -> np.ndarray:
+    """Round float64 values to bfloat16 (to nearest, ties to even), returned as float64."""
+    bits = x.astype(np.float32).view(np.uint32)
+    bits = (bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return bits.view(np.float32).astype(np.float64)
+
+
+def draw_linear_dweight_error() -> Figure:
+    """Error of d_W against float64 by accumulation scheme, against the number of row blocks."""
+    rng = np.random.default_rng(1)
+    n, d, v = 4096, 32, 512
+    h = rng.normal(size=(n, d)).astype(np.float32)
+    w = (rng.normal(size=(v, d)) / np.sqrt(d)).astype(np.float32)
+    y = rng.integers(0, v, n)
+    g64 = xentref.softmax_cross_entropy_grad(h.astype(np.float64) @ w.T.astype(np.float64), y)
+    g32 = g64.astype(np.float32)
+    exact = g64.T @ h
+    schemes = {
+        "bfloat16 sums of exact block products": ("bf16", BLUE, "-", "o"),
+        "float32 products, float32 sums (xentref, PyTorch chunked)": ("f32", ORANGE, "--", "s"),
+        "float32 products, float64 sums": ("f32-f64", SKY, (0, (5, 1)), "v"),
+        "float64 products, one float32 rounding per block": ("f64-f32", GREEN, "-.", "D"),
+        "float64 products, float64 sums": ("f64", PINK, ":", "^"),
+    }
+    blocks = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+    fig = _figure(6.8, 4.6)
+    ax = fig.add_subplot()
+    for label, (kind, color, ls, marker) in schemes.items():
+        errors = []
+        for k in blocks:
+            acc = np.zeros((v, d))
+            for rows in np.array_split(np.arange(n), k):
+                if kind.startswith("f32"):  # a float32 matrix product
+                    product = (g32[rows].T @ h[rows]).astype(np.float64)
+                else:  # exact products, float64 sums
+                    product = g32[rows].astype(np.float64).T @ h[rows].astype(np.float64)
+                acc = acc + product
+                if kind == "bf16":
+                    acc = _bfloat16_round(acc)
+                elif kind in ("f32", "f64-f32"):
+                    acc = acc.astype(np.float32).astype(np.float64)
+            errors.append(float(np.max(np.abs(acc - exact)) / np.max(np.abs(exact))))
+        ax.plot(blocks, np.maximum(errors, 1e-17), color=color, ls=ls, marker=marker, label=label)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=f"number of row blocks (N = {n:,} rows)",
+        ylabel="max |error| / max |d_W|",
+        title="Weight gradient against float64",
+    )
+    ax.set_xticks(blocks, [str(k) for k in blocks])
+    ax.minorticks_off()
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=1, fontsize=9)
+    return fig
+
+
 FIGURES: dict[str, FigureSpec] = {
     "log-loss": FigureSpec(
         alt="Curve of minus log q for q from 0 to 1: it is 0 at q = 1, 0.105 nats at q = 0.9, "
@@ -442,7 +576,7 @@ FIGURES: dict[str, FigureSpec] = {
         title="Binary entropy",
     ),
     "cross-entropy-surface": FigureSpec(
-        alt="3-D surface of the cross-entropy H(p, q) in bits over true probability p and model "
+        alt="3-D surface of the cross-entropy H(p, q) in nats over true probability p and model "
         "probability q. The surface rises steeply where q nears 0 or 1 away from p; a "
         "highlighted curve along the diagonal q = p traces the binary entropy, the lowest point "
         "of every slice.",
@@ -452,7 +586,7 @@ FIGURES: dict[str, FigureSpec] = {
         title="Cross-entropy surface",
     ),
     "cross-entropy-contour": FigureSpec(
-        alt="Filled contour map of H(p, q) in bits with p on the horizontal axis and q on the "
+        alt="Filled contour map of H(p, q) in nats with p on the horizontal axis and q on the "
         "vertical axis. Values are small near the dashed diagonal q = p and grow toward the "
         "top-left and bottom-right corners, where the model is confidently wrong.",
         caption="The same cross-entropy as a map. Every vertical slice (fixed $p$) has its "
@@ -493,11 +627,23 @@ FIGURES: dict[str, FigureSpec] = {
         alt="Focal loss against the probability of the true class for gamma 0, 0.5, 1, 2 and 5. "
         "All curves rise as the probability approaches 0; larger gamma pushes the loss of "
         "well-classified examples (probability above 0.6) toward zero.",
-        caption="Focal loss $-(1 - p_t)^{\\gamma} \\log p_t$ for several $\\gamma$ (the $\\alpha$ "
+        caption="Focal loss $-(1 - q_t)^{\\gamma} \\log q_t$ for several $\\gamma$ (the $\\alpha$ "
         "term disabled), computed with `xentref.sigmoid_focal_loss`; $\\gamma = 0$ is "
         "cross-entropy. After Lin et al. (2017), figure 1.",
         draw=draw_focal_loss,
         title="Focal loss",
+    ),
+    "focal-minimiser": FigureSpec(
+        alt="The minimiser q* of the expected focal loss against the true probability pi, for "
+        "gamma 0, 0.5, 1, 2 and 5. Gamma 0 is the diagonal q* = pi; every larger gamma gives an "
+        "S-shaped curve through (0.5, 0.5) that lies below the diagonal for pi above 0.5 and "
+        "above it below 0.5, flatter the larger gamma.",
+        caption="The prediction that minimises the expected focal loss, $q^\\star$, against the "
+        "true probability $\\pi$ ($\\alpha$ switched off), computed with "
+        "`xentref.sigmoid_focal_loss`. Only $\\gamma = 0$, cross-entropy, recovers "
+        "$q^\\star = \\pi$.",
+        draw=draw_focal_minimiser,
+        title="Minimiser of the expected focal loss",
     ),
     "softmax-temperature": FigureSpec(
         alt="Grouped bars of the softmax of the logits 2, 1, 0.2 and -1 at temperatures 0.5, 1, "
@@ -519,6 +665,32 @@ FIGURES: dict[str, FigureSpec] = {
         "`xentref.fit_temperature`; ECE from `xentref.expected_calibration_error`.",
         draw=draw_reliability_diagram,
         title="Reliability diagram",
+    ),
+    "linear-memory": FigureSpec(
+        alt="Log-log plot of peak extra memory in MiB against N = 1024, 4096 and 16384 token "
+        "positions for the loss and gradients of a 512 x 32000 float32 head. PyTorch "
+        "unchunked grows with N, in proportion to the logits; PyTorch chunked also grows with "
+        "N; xentref stays flat, a little above the dotted line of the gradients it returns.",
+        caption="Peak memory of one call (loss and gradients) beyond its inputs, the returned "
+        "gradients included, from the committed benchmark run (`scripts/bench.py`, section "
+        "linear): growth of the peak resident set of a fresh process, one thread.",
+        draw=draw_linear_memory,
+        title="Linear cross-entropy memory",
+    ),
+    "linear-dweight-error": FigureSpec(
+        alt="Log-log plot of the relative error of the weight gradient against the number of "
+        "row blocks, 1 to 512. bfloat16 accumulation starts near 2e-3 and grows to about 1e-1. "
+        "float32 products stay near 5e-7, summed in float32 or in float64 (which helps only "
+        "beyond 64 blocks, when each product sums few rows); float64 "
+        "products rounded once per block start near 5e-8 and rise to meet them from about 64 "
+        "blocks on; float64 products and sums stay at 2e-8, the error of the float32 "
+        "gradient G itself.",
+        caption="Error of $\\partial L / \\partial W = G^\\top H$ accumulated over row "
+        "blocks, against float64 on the same float32 inputs (N = 4096, D = 32, V = 512; $G$ "
+        "rounded to float32 as a float32 kernel gives it, so float64 sums show the floor that "
+        "rounding sets). Computed at build time.",
+        draw=draw_linear_dweight_error,
+        title="Weight-gradient accumulation error",
     ),
 }
 

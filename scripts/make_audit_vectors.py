@@ -13,6 +13,11 @@ Per audited oracle case: the exact peer call (dotted name and options) and its f
 output (non-finite values as the strings 'inf', '-inf', 'nan'), or null where the peer has
 no such function; an element is null where scikit-learn's ``log_loss``, which takes hard
 labels only, has nothing to say (soft BCE targets).
+
+``torch_differences`` records finite inputs on which PyTorch itself loses digits, with the
+exact value from mpmath (50 digits; mpmath is installed beside the peers for this):
+``binary_cross_entropy_with_logits`` computes ``(1 - y) z - log_sigmoid(z)``, which cancels
+for ``y = 0`` and ``z << 0`` (the accuracy page grades it against xentref at test time).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import mpmath
 import numpy as np
 import scipy
 import scipy.special
@@ -148,6 +154,36 @@ def audit_kl(p: np.ndarray, q: np.ndarray) -> dict[str, Any]:
     }
 
 
+def torch_differences() -> list[dict[str, Any]]:
+    """PyTorch on finite inputs where its formula cancels, beside the exact value."""
+    mpmath.mp.dps = 50
+    z, y = np.array([-40.0, -20.0]), np.array([0.0, 0.0])
+    got = F.binary_cross_entropy_with_logits(
+        torch.from_numpy(z), torch.from_numpy(y), reduction="none"
+    )
+    # exact: y softplus(-z) + (1 - y) softplus(z), from the binary inputs
+    exact = [
+        mpmath.nstr(
+            mpmath.mpf(t) * mpmath.log1p(mpmath.exp(-mpmath.mpf(v)))
+            + (1 - mpmath.mpf(t)) * mpmath.log1p(mpmath.exp(mpmath.mpf(v))),
+            30,
+        )
+        for v, t in zip(z, y, strict=True)
+    ]
+    return [
+        {
+            "function": "binary_cross_entropy_with_logits",
+            "call": "torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction='none')",
+            "logits": enc(z),
+            "target": enc(y),
+            "torch": enc(got),
+            "exact_decimal": exact,
+            "note": "torch computes (1 - y) z - log_sigmoid(z): for y = 0 that is "
+            "-z - log_sigmoid(z), two numbers of size |z| whose difference is softplus(z)",
+        }
+    ]
+
+
 def main() -> None:
     oracle = {c["id"]: c for c in json.loads(ORACLE.read_text())["cases"]}
     torch.set_default_dtype(torch.float64)
@@ -178,11 +214,14 @@ def main() -> None:
             "scipy": scipy.__version__,
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
+            "mpmath": mpmath.__version__,
             "python": platform.python_version(),
         },
+        "torch_differences": torch_differences(),
         "cases": records,
     }
-    text = json.dumps({k: v for k, v in doc.items() if k != "cases"}, indent=1)[:-2]
+    text = json.dumps({k: v for k, v in doc.items() if k != "cases"}, indent=1, allow_nan=False)
+    text = text[:-2]
     body = ",\n".join("  " + json.dumps(r, allow_nan=False) for r in records)
     OUT.write_text(text + ',\n "cases": [\n' + body + "\n ]\n}\n", encoding="utf-8")
     print(f"wrote {len(records)} cases to {OUT}")

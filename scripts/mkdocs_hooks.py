@@ -94,6 +94,7 @@ def _figure_stamp() -> str:
     """Hash of everything the figures depend on: script, library sources, versions."""
     digest = hashlib.sha256()
     sources = [FIGURE_SCRIPT, *sorted((ROOT / "xentref").glob("*.py"))]
+    sources.append(ROOT / "scripts" / "bench_results.json")  # the benchmark figures' data
     for path in sources:
         digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())

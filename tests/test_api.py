@@ -50,6 +50,18 @@ SIGNATURES: dict[str, list[tuple[str, Any, Any]]] = {
         ("softcap", KW, None),
         ("reduction", KW, "mean"),
     ],
+    "linear_cross_entropy": [
+        ("hidden", POS, _REQ),
+        ("linear_weight", POS, _REQ),
+        ("target", POS, _REQ),
+        ("linear_bias", KW, None),
+        ("weight", KW, None),
+        ("ignore_index", KW, -100),
+        ("label_smoothing", KW, 0.0),
+        ("z_loss", KW, 0.0),
+        ("softcap", KW, None),
+        ("reduction", KW, "mean"),
+    ],
     "binary_cross_entropy": [
         ("probs", POS, _REQ),
         ("target", POS, _REQ),
@@ -93,6 +105,7 @@ SIGNATURES["vocab_parallel_cross_entropy"] = [
 ]
 SIGNATURES["vocab_parallel_cross_entropy_grad"] = SIGNATURES["vocab_parallel_cross_entropy"]
 SIGNATURES["softmax_cross_entropy_grad"] = SIGNATURES["softmax_cross_entropy"]
+SIGNATURES["linear_cross_entropy_grad"] = SIGNATURES["linear_cross_entropy"]
 SIGNATURES["binary_cross_entropy_with_logits_grad"] = SIGNATURES["binary_cross_entropy_with_logits"]
 
 REQUIRED_SECTIONS = ["Parameters", "Returns", "Raises", "See Also", "Examples"]

@@ -756,10 +756,12 @@ def test_fit_temperature_is_stationary(dtype: Any, data: st.DataObject) -> None:
 
 @given(data=st.data())
 def test_expected_calibration_error_at_least_confidence_gap(data: st.DataObject) -> None:
-    """ECE with one bin is `|mean confidence - accuracy|`; with more bins it can only be larger.
+    """ECE is at least its one-bin value `|mean confidence - accuracy|`; refining never lowers it.
 
-    The second claim is the triangle inequality over bins; `0 <= ECE <= 1` always. Stated on
-    [Calibration](../practice/calibration.md).
+    Both are the triangle inequality over bins: splitting every bin in two (`2 M` equal-width
+    bins refine `M`) cannot lower the ECE, while going from 2 to 3 bins, which is not a
+    refinement, can (an example below). `0 <= ECE <= 1` always. Stated on
+    [Calibration](../practice/calibration.md#reliability-diagrams-and-the-expected-calibration-error).
     """
     n, c = data.draw(st.integers(1, 30)), data.draw(st.integers(2, 5))
     probs = data.draw(_distributions((n, c), zeros=True))
@@ -775,3 +777,184 @@ def test_expected_calibration_error_at_least_confidence_gap(data: st.DataObject)
     _assert_le(gap, ece, rtol=1e-12, atol=1e-15)
     _assert_le(ece, 1.0, rtol=0, atol=1e-15)
     _assert_le(0.0, ece, rtol=0, atol=0)
+    refined = xr.expected_calibration_error(probs, target, n_bins=2 * n_bins)
+    _assert_le(ece, refined, rtol=1e-12, atol=1e-15)
+    # More bins that do not refine the old ones can lower it: 0.0, 0.55, 0.0 for 1, 2, 3 bins.
+    example = np.array([[0.45, 0.30, 0.25], [0.55, 0.25, 0.20]]), np.array([0, 1])
+    by_bins = [xr.expected_calibration_error(*example, n_bins=k) for k in (1, 2, 3)]
+    np.testing.assert_allclose(by_bins, [0.0, 0.55, 0.0], rtol=0, atol=1e-15)
+
+
+# --------------------------------------------------------------------------------------------
+# What a loss's minimiser is: focal loss, class weights, pos_weight, squared error, conditional
+# models
+# --------------------------------------------------------------------------------------------
+
+
+def _expected_focal(z: NDArray[Any], pi: float, gamma: float) -> NDArray[Any]:
+    """Expected focal loss (no alpha) of logits `z` when the label is 1 with probability `pi`."""
+    one, zero = np.ones_like(z), np.zeros_like(z)
+    return pi * xr.sigmoid_focal_loss(z, one, alpha=-1, gamma=gamma) + (
+        1 - pi
+    ) * xr.sigmoid_focal_loss(z, zero, alpha=-1, gamma=gamma)
+
+
+def _expected_focal_slope(q: float, pi: float, gamma: float) -> float:
+    """d/dq of `-pi (1-q)^g log q - (1-pi) q^g log(1-q)`, written out (independent of xentref)."""
+    g = gamma
+    positive = g * (1 - q) ** (g - 1) * np.log(q) - (1 - q) ** g / q
+    negative = -g * q ** (g - 1) * np.log1p(-q) + q**g / (1 - q)
+    return float(pi * positive + (1 - pi) * negative)
+
+
+@given(pi=st.floats(0.55, 0.995), gamma=st.floats(0.25, 5.0))
+def test_focal_loss_is_not_proper(pi: float, gamma: float) -> None:
+    """The expected focal loss is minimised strictly between 1/2 and the true probability.
+
+    For a label that is 1 with probability `pi > 1/2` and `gamma > 0`, the minimiser `q*` of
+    `-pi (1-q)^gamma log q - (1-pi) q^gamma log(1-q)` satisfies `1/2 < q* < pi`: focal loss is
+    not a proper scoring rule, and its probabilities are pulled towards 1/2 (underconfident),
+    while the decision `q* > 1/2` is kept. With `gamma = 0` it is cross-entropy and `q* = pi`.
+    `q*` is the root of the written-out derivative (bisection); xentref's focal loss must be
+    lowest there. Stated on
+    [Weights, smoothing, focal](../losses/options.md#focal-loss-is-not-proper).
+    """
+    lo, hi = 0.5, pi  # the slope is < 0 at 1/2 and > 0 at pi
+    assert _expected_focal_slope(lo, pi, gamma) < 0 < _expected_focal_slope(hi, pi, gamma)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if _expected_focal_slope(mid, pi, gamma) < 0 else (lo, mid)
+    q_star = 0.5 * (lo + hi)
+    assert 0.5 < q_star < pi
+    z_star = np.log(q_star / (1 - q_star))
+    at_star = _expected_focal(np.array([z_star]), pi, gamma)[0]
+    for dz in (-1e-2, 1e-2):
+        _assert_le(
+            at_star, _expected_focal(np.array([z_star + dz]), pi, gamma)[0], rtol=1e-12, atol=0
+        )
+    truth = _expected_focal(np.array([np.log(pi / (1 - pi))]), pi, gamma)[0]
+    assert at_star < truth
+    # gamma = 0: cross-entropy, minimised at the truth (the same slope formula).
+    np.testing.assert_allclose(_expected_focal_slope(pi, pi, 0.0), 0.0, rtol=0, atol=1e-9)
+    # The mirror image: a label that is 1 with probability 1 - pi has minimiser 1 - q*.
+    np.testing.assert_allclose(_expected_focal_slope(1 - q_star, 1 - pi, gamma), 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", _DTYPES)
+@given(data=st.data())
+def test_class_weights_shift_the_minimiser(dtype: Any, data: st.DataObject) -> None:
+    """Class weights move the optimum to `q*_c = w_c p_c / sum_k w_k p_k`; `z - log w` undoes it.
+
+    The weighted expected loss `-sum_c w_c p_c log q_c` (xentref's soft-target loss with
+    `weight=w`) has zero gradient at the logits `log(w p)`, so the fitted probabilities are
+    `w p` renormalised, not `p`; subtracting `log w` from those logits gives back `p` (logit
+    adjustment). For `pos_weight` `w+` the optimal logit is `logit(pi) + log w+`. Stated on
+    [Weights, smoothing, focal](../losses/options.md#what-weights-do-to-the-probabilities).
+    """
+    c = data.draw(st.integers(2, 5))
+    p = data.draw(_distributions((c,), dtype, zeros=False))
+    w = data.draw(_arrays(dtype, (c,), 0.25, 8.0))
+    rtol, atol = _TOL[dtype]
+    z_star = np.log(w * p)
+    grad = xr.softmax_cross_entropy_grad(z_star, p, weight=w, reduction="sum")
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(grad, 0.0, rtol=0, atol=atol * float(np.max(w)))
+    q_star = xr.softmax(z_star)
+    np.testing.assert_allclose(q_star, w * p / np.sum(w * p), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(xr.softmax(z_star - np.log(w)), p, rtol=rtol, atol=atol)
+    # Any other logits give a larger weighted loss (Gibbs' inequality on the reweighted target).
+    other = data.draw(_arrays(dtype, (c,), -4.0, 4.0))
+    at_star = xr.softmax_cross_entropy(z_star, p, weight=w, reduction="sum")
+    at_other = xr.softmax_cross_entropy(other, p, weight=w, reduction="sum")
+    _assert_le(at_star, at_other, rtol=rtol, atol=atol)
+    # pos_weight: BCE is linear in the target, so the soft target pi is the expected loss.
+    pi = np.asarray(data.draw(_floats(np.float64, 0.01, 0.99)), dtype=dtype)
+    w_pos = np.asarray(data.draw(_floats(np.float64, 0.1, 100.0)), dtype=dtype)
+    z_pos = np.log(pi / (1 - pi)) + np.log(w_pos)
+    g_pos = xr.binary_cross_entropy_with_logits_grad(z_pos, pi, pos_weight=w_pos, reduction="sum")
+    np.testing.assert_allclose(g_pos, 0.0, rtol=0, atol=atol * float(w_pos))
+    np.testing.assert_allclose(
+        xr.sigmoid(z_pos), w_pos * pi / (w_pos * pi + 1 - pi), rtol=rtol, atol=atol
+    )
+
+
+@given(
+    m=st.floats(-1.0, 1.0),
+    s=st.floats(0.3, 1.5),
+    mu=st.floats(-1.0, 1.0),
+    sigma=st.floats(0.5, 2.0),
+)
+def test_squared_error_is_gaussian_cross_entropy(
+    m: float, s: float, mu: float, sigma: float
+) -> None:
+    """Cross-entropy of a Gaussian model is squared error: `H(p, N(mu, sigma^2))` in closed form.
+
+    For data `p = N(m, s^2)` and model `q = N(mu, sigma^2)`,
+    `H(p, q) = E_p[(Y - mu)^2] / (2 sigma^2) + log(2 pi sigma^2) / 2` with
+    `E_p[(Y - mu)^2] = s^2 + (m - mu)^2`, the differential entropy is
+    `h(p) = log(2 pi e s^2) / 2` and `H(p, q) = h(p) + KL(p || q)` with KL >= 0. Checked
+    against xentref's discrete cross-entropy of the two densities binned at width `d`:
+    `H(p_d, q_d) + log d -> H(p, q)` as `d -> 0`. Stated on
+    [Cross-entropy](../theory/cross-entropy.md#continuous-distributions) and
+    [Why cross-entropy?](../practice/why-cross-entropy.md#squared-error-is-a-cross-entropy).
+    """
+    d = 1e-3  # bins over m +- 10 s: the mass left out is below 1e-22, q stays above 1e-260
+    y = np.arange(m - 10 * s, m + 10 * s, d) + d / 2
+    p = np.exp(-((y - m) ** 2) / (2 * s**2)) / np.sqrt(2 * np.pi * s**2)
+    q = np.exp(-((y - mu) ** 2) / (2 * sigma**2)) / np.sqrt(2 * np.pi * sigma**2)
+    mse = s**2 + (m - mu) ** 2
+    closed = mse / (2 * sigma**2) + 0.5 * np.log(2 * np.pi * sigma**2)
+    h_p = 0.5 * np.log(2 * np.pi * np.e * s**2)
+    kl = np.log(sigma / s) + mse / (2 * sigma**2) - 0.5
+    np.testing.assert_allclose(closed, h_p + kl, rtol=1e-12, atol=1e-12)
+    assert kl >= -1e-12
+    # One more bin holds the model's mass outside the grid, where the data have none.
+    p_d = np.append(p * d / np.sum(p * d), 0.0)
+    q_d = np.append(q * d, max(0.0, 1.0 - np.sum(q * d)))
+    q_d /= q_d.sum()
+    binned = xr.cross_entropy(p_d, q_d) + np.log(d)
+    np.testing.assert_allclose(binned, closed, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(xr.entropy(p_d) + np.log(d), h_p, rtol=0, atol=1e-6)
+    # The mean of the Gaussian negative log-likelihood over samples is MSE / (2 sigma^2) + const.
+    samples = m + s * np.array([-1.5, -0.2, 0.4, 1.1, 2.0])
+    nll = (samples - mu) ** 2 / (2 * sigma**2) + 0.5 * np.log(2 * np.pi * sigma**2)
+    np.testing.assert_allclose(
+        np.mean(nll),
+        np.mean((samples - mu) ** 2) / (2 * sigma**2) + 0.5 * np.log(2 * np.pi * sigma**2),
+        rtol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("dtype", _DTYPES)
+@given(data=st.data())
+def test_conditional_nll_decomposition(dtype: Any, data: st.DataObject) -> None:
+    """Expected log loss of a conditional model: `H(Y | X) + E_x KL(p(.|x) || q(.|x))`.
+
+    For a joint law `p(x, y)` on M inputs and C classes and a model `q(.|x) = softmax(z_x)`,
+    `E_{(x,y)~p}[-log q(y|x)] = H(Y | X) + sum_x p(x) KL(p(.|x) || q(.|x))` with
+    `H(Y | X) = H(X, Y) - H(X)`; so the loss is at least `H(Y | X)`, with equality when the
+    model equals `p(.|x)` on every input that occurs. Stated on
+    [Maximum likelihood](../theory/maximum-likelihood.md#models-that-depend-on-the-input).
+    """
+    m, c = data.draw(st.integers(1, 4)), data.draw(st.integers(2, 5))
+    joint = data.draw(_distributions((m * c,), zeros=True)).reshape(m, c)
+    z = data.draw(_arrays(np.float64, (m, c), -6.0, 6.0))
+    rtol, atol = _TOL[dtype]
+    p_x = joint.sum(axis=1)
+    seen = p_x > 0
+    conditional = (joint[seen] / p_x[seen, None]).astype(dtype)
+    log_q = xr.log_softmax(z)
+    expected_loss = -np.sum(joint * log_q)  # by definition, no xentref reduction involved
+    h_y_given_x = xr.entropy(joint.ravel().astype(dtype)) - xr.entropy(p_x.astype(dtype))
+    kl = xr.kl_divergence(conditional, xr.softmax(z[seen]).astype(dtype))
+    assert kl.dtype == dtype
+    np.testing.assert_allclose(
+        expected_loss, h_y_given_x + np.sum(p_x[seen] * kl), rtol=rtol, atol=atol
+    )
+    # The same loss as the soft-target cross-entropy averaged over inputs.
+    per_input = xr.softmax_cross_entropy(z[seen].astype(dtype), conditional, reduction="none")
+    np.testing.assert_allclose(expected_loss, np.sum(p_x[seen] * per_input), rtol=rtol, atol=atol)
+    _assert_le(h_y_given_x, expected_loss, rtol=rtol, atol=atol)
+    # At q(.|x) = p(.|x) the loss is H(Y | X).
+    at_truth = -np.sum(joint[seen] * np.log(np.where(conditional > 0, conditional, 1.0)))
+    np.testing.assert_allclose(at_truth, h_y_given_x, rtol=rtol, atol=atol)

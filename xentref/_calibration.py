@@ -163,13 +163,13 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
 def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: int = 15) -> float:
     r"""Compute the expected calibration error (ECE) of predicted class probabilities.
 
-    Predictions are grouped by confidence $\hat p_n = \max_c p_{nc}$ into `n_bins`
-    equal-width bins $B_m = \big(\tfrac{m-1}{M}, \tfrac{m}{M}\big]$ (confidence 0 joins the
+    Predictions are grouped by confidence $\hat q_n = \max_c q_{nc}$ into $M$ = `n_bins`
+    equal-width bins $B_b = \big(\tfrac{b-1}{M}, \tfrac{b}{M}\big]$ (confidence 0 joins the
     first bin), and
 
     $$
-    \mathrm{ECE} = \sum_{m=1}^{M} \frac{|B_m|}{N}\,
-      \big|\operatorname{acc}(B_m) - \operatorname{conf}(B_m)\big|,
+    \mathrm{ECE} = \sum_{b=1}^{M} \frac{|B_b|}{N}\,
+      \big|\operatorname{acc}(B_b) - \operatorname{conf}(B_b)\big|,
     $$
 
     the average gap between how often the model is right and how sure it says it is,
@@ -209,9 +209,12 @@ def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: i
 
     Notes
     -----
-    ECE depends on the binning: with one bin it is $|\text{accuracy} - \text{mean
-    confidence}|$; with more bins it is larger or equal. Ties in the maximum take the first
-    class, as ``np.argmax`` does.
+    ECE depends on the binning. With one bin it is $|\text{accuracy} - \text{mean
+    confidence}|$, and every binning gives at least that; refining the bins (splitting each
+    one, as going from $M$ to $2M$ does) never lowers it. More bins that do not refine the
+    old ones can: ``probs = [[.45, .30, .25], [.55, .25, .20]]``, ``target = [0, 1]`` give
+    0.0, 0.55 and 0.0 for 1, 2 and 3 bins. Ties in the maximum take the first class, as
+    ``np.argmax`` does.
 
     Examples
     --------

@@ -24,11 +24,11 @@ def sigmoid_focal_loss(
 ) -> FloatArray:
     r"""Compute the sigmoid focal loss, which down-weights examples already classified well.
 
-    With $p = \sigma(z)$ and $p_t = p\,y + (1 - p)(1 - y)$, the probability given to the
-    target:
+    With $q = \sigma(z)$ and $q_t = q\,y + (1 - q)(1 - y)$, the probability given to the
+    target (Lin et al. write $p_t$):
 
     $$
-    \ell = \alpha_t\,(1 - p_t)^{\gamma}\;\operatorname{BCE}(z, y), \qquad
+    \ell = \alpha_t\,(1 - q_t)^{\gamma}\;\operatorname{BCE}(z, y), \qquad
     \alpha_t = \alpha\,y + (1 - \alpha)(1 - y),
     $$
 
@@ -36,7 +36,10 @@ def sigmoid_focal_loss(
     [binary_cross_entropy_with_logits][xentref.binary_cross_entropy_with_logits]. With
     $\gamma = 0$ and $\alpha < 0$ it is exactly the binary cross-entropy. Same semantics and
     defaults as ``torchvision.ops.sigmoid_focal_loss`` (note the default reduction "none");
-    see [Options in practice](../losses/options.md).
+    see [Options in practice](../losses/options.md). The focal loss is not a proper scoring
+    rule: for $\gamma > 0$ its expected value is minimised by a probability between 1/2 and
+    the true one, so its outputs are underconfident scores, not probabilities (derived on
+    [Options in practice](../losses/options.md#focal-loss-is-not-proper)).
 
     Parameters
     ----------
@@ -47,7 +50,8 @@ def sigmoid_focal_loss(
         Targets in [0, 1], same shape as `logits` (hard or soft labels).
     alpha : float, default 0.25
         Weight of the positive class, at most 1; the negative class gets $1 - \alpha$.
-        A negative value turns the $\alpha_t$ factor off, as in torchvision.
+        A negative value turns the $\alpha_t$ factor off (torchvision accepts only $-1$
+        for that).
     gamma : float, default 2.0
         Focusing exponent $\gamma \ge 0$; 0 gives the (alpha-weighted) cross-entropy.
     reduction : {"none", "mean", "sum"}, default "none"
@@ -75,8 +79,8 @@ def sigmoid_focal_loss(
 
     Notes
     -----
-    $1 - p_t$ is computed as $y\,\sigma(-z) + (1 - y)\,\sigma(z)$, a sum of non-negative
-    terms, rather than as $1 - p_t$, which rounds to 0 for confident predictions and would
+    $1 - q_t$ is computed as $y\,\sigma(-z) + (1 - y)\,\sigma(z)$, a sum of non-negative
+    terms, rather than as $1 - q_t$, which rounds to 0 for confident predictions and would
     zero a loss that is merely tiny. The cross-entropy factor is the stable one from logits,
     so saturated logits give the true limits ($z = +\infty$, $y = 0$: $+\infty$). Reference:
     Lin, Goyal, Girshick, He and Dollár, *Focal Loss for Dense Object Detection*, 2017,

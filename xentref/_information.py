@@ -116,7 +116,9 @@ def cross_entropy(
     The expected surprisal under the model $q$ of outcomes drawn from the data distribution
     $p$; see [Cross-entropy](../theory/cross-entropy.md). It is $+\infty$ where the model
     gives probability 0 to an outcome the data has ($q_k = 0 < p_k$), and terms with
-    $p_k = 0$ count 0 even when $q_k = 0$.
+    $p_k = 0$ count 0 even when $q_k = 0$. Not to be confused with the joint entropy
+    $H(X, Y)$ of two random variables, which some texts write the same way; see
+    [Notation](../notation.md).
 
     Parameters
     ----------
@@ -194,8 +196,9 @@ def kl_divergence(
     $$
 
     with equality iff $p = q$ (Gibbs' inequality, proved on
-    [KL divergence](../theory/kl-divergence.md)). Terms with $p_k = 0$ count 0; it is
-    $+\infty$ where $q_k = 0 < p_k$.
+    [KL divergence](../theory/kl-divergence.md)): the divergence of the data $p$ from the
+    model $q$, data first as everywhere on the site ([Notation](../notation.md)). Terms with
+    $p_k = 0$ count 0; it is $+\infty$ where $q_k = 0 < p_k$.
 
     Parameters
     ----------
