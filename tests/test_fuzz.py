@@ -106,6 +106,17 @@ VALID: dict[str, tuple[dict[str, Any], dict[str, str]]] = {
         )
         for name in ("vocab_parallel_cross_entropy", "vocab_parallel_cross_entropy_grad")
     },
+    **{
+        name: (
+            {"hidden": [[1.0, 0.5], [0.0, -1.0]], "linear_weight": [[1.0, 0.0], [0.5, 2.0],
+             [-1.0, 1.0]], "target": [0, 2]},
+            {"hidden": "data", "linear_weight": "data", "target": "target",
+             "linear_bias": "optional_data", "weight": "weight", "ignore_index": "int",
+             "label_smoothing": "unit", "z_loss": "real", "softcap": "optional_real",
+             "reduction": "reduction"},
+        )
+        for name in ("linear_cross_entropy", "linear_cross_entropy_grad")
+    },
 }  # fmt: skip
 
 _PAIRS = [(f, arg) for f, (_, kinds) in VALID.items() for arg in kinds]
@@ -203,6 +214,8 @@ def _invalid(kind: str) -> st.SearchStrategy[Any]:
         return st.one_of(*base, _BAD_ARRAYS, st.none(), st.integers(), _BAD_COLLECTIVES)
     if kind in ("data", "target"):
         return st.one_of(*base, _BAD_ARRAYS, st.none())
+    if kind == "optional_data":  # linear_bias: None is valid
+        return st.one_of(*base, _BAD_ARRAYS)
     if kind == "weight":
         nonfinite = hnp.arrays(np.float64, (3,), elements=st.sampled_from([np.nan, np.inf, -1.0]))
         return st.one_of(*base, _BAD_ARRAYS, nonfinite, st.just([0.5, np.nan]))
@@ -242,7 +255,7 @@ def _numeric(kind: str) -> st.SearchStrategy[Any]:
         st.floats(allow_nan=True, allow_infinity=True),
         st.floats(min_value=-2, max_value=2),
     )
-    if kind in ("data", "target", "weight"):
+    if kind in ("data", "optional_data", "target", "weight"):
         return st.one_of(numbers, _NUMERIC_ARRAYS, st.lists(numbers, max_size=4))
     if kind == "collective":  # numbers, or collectives returning numbers of any kind
         full = numbers.map(lambda v: lambda a: np.full(a.shape, v, dtype=object).astype(float))

@@ -217,6 +217,25 @@ def _cases() -> list[Case]:
         Case("mean_denominator[soft]", "mean_denominator", {"logits": z4, "target": p}, 2,
              class_axis=("logits", "target"))
     )  # fmt: skip
+    h, lw, lb = _logits(2, 3, 5, scale=1.0), _logits(7, 5, scale=1.0), _logits(7, scale=1.0)
+    ly = _RNG.integers(0, 7, (2, 3))
+    ly[0, 1] = -100
+    for fn in ("linear_cross_entropy", "linear_cross_entropy_grad"):
+        for reduction in ("none", "mean"):
+            cases += [
+                Case(f"{fn}[{reduction}]", fn, {"hidden": h, "linear_weight": lw, "target": ly},
+                     3, {"reduction": reduction}),
+                Case(f"{fn}[bias,weight,smooth,z_loss,softcap,{reduction}]", fn,
+                     {"hidden": h, "linear_weight": lw, "target": ly, "linear_bias": lb,
+                      "weight": _RNG.uniform(0.5, 2, 7)}, 3,
+                     {"reduction": reduction, "label_smoothing": 0.125, "z_loss": 0.01,
+                      "softcap": 3.0}),
+            ]  # fmt: skip
+        cases.append(
+            Case(f"{fn}[soft,sum]", fn,
+                 {"hidden": h, "linear_weight": lw, "target": _probs((2, 3)) @ np.eye(4, 7)}, 3,
+                 {"reduction": "sum"})
+        )  # fmt: skip
     one_rank = {"vocab_start": 0, "all_reduce": _one_rank}
     for fn, out_axis in (
         ("vocab_parallel_cross_entropy", False),
@@ -296,7 +315,38 @@ def call(case: Case, arrays: dict[str, Any], **extra: Any) -> Any:
     return out
 
 
+def _dtype(out: Any) -> np.dtype[Any]:
+    """The result's dtype; for a tuple of arrays (a gradient NamedTuple) the one they share."""
+    if not isinstance(out, tuple):
+        return np.asarray(out).dtype
+    dtypes = {np.asarray(a).dtype for a in out if a is not None}
+    assert len(dtypes) == 1, f"the results have dtypes {dtypes}"
+    return dtypes.pop()
+
+
+def _identical(got: Any, want: Any) -> bool:
+    """Bit for bit the same result (arrays, scalars, or tuples of them)."""
+    if isinstance(want, tuple):
+        return (
+            isinstance(got, tuple)
+            and len(got) == len(want)
+            and all(_identical(g, w) for g, w in zip(got, want, strict=True))
+        )
+    if want is None:
+        return got is None
+    return _same(np.asarray(got), np.asarray(want))
+
+
 def _close(got: Any, want: Any, rtol: float, atol: float, what: str) -> None:
+    if isinstance(want, tuple):  # linear_cross_entropy_grad: (loss, hidden, weight, bias)
+        assert isinstance(got, tuple), f"{what}: {got!r}"
+        assert len(got) == len(want), f"{what}: {got!r}"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            if w is None:
+                assert g is None, f"{what}: item {i} is not None"
+            else:
+                _close(g, w, rtol, atol, f"{what} item {i}")
+        return
     got_arr, want_arr = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     assert got_arr.shape == want_arr.shape, f"{what}: shape {got_arr.shape} != {want_arr.shape}"
     np.testing.assert_allclose(got_arr, want_arr, rtol=rtol, atol=atol, equal_nan=True,
@@ -407,7 +457,7 @@ def test_float_dtype(case_id: str, dtype: str) -> None:
     if case.function in _SCALAR_OUT:
         assert type(got) is float, f"{case_id}: {type(got)}"
     else:
-        assert got.dtype == result_dtype, f"{case_id} {dtype}: result dtype {got.dtype}"
+        assert _dtype(got) == result_dtype, f"{case_id} {dtype}: result dtype {_dtype(got)}"
     # the float64 call on the same (rounded) values
     rounded = {k: np.asarray(v, dtype=np.float64) if k in case.float_args else v
                for k, v in arrays.items()}  # fmt: skip
@@ -418,7 +468,7 @@ def test_float_dtype(case_id: str, dtype: str) -> None:
         _close(got, want, 1e-12, 1e-15, f"{case_id} {dtype}")
     if given.byteorder == ">":  # bit for bit the little-endian call
         native = call(case, _as(case, given.newbyteorder("<")))
-        assert _same(np.asarray(got), np.asarray(native)), f"{case_id} {dtype} vs native"
+        assert _identical(got, native), f"{case_id} {dtype} vs native"
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,7 +504,7 @@ def test_index_dtype(case_id: str, dtype: np.dtype[Any]) -> None:
             call(case, given)
         return
     got = call(case, given)
-    assert _same(np.asarray(got), np.asarray(want)), f"{case_id} {dtype}"
+    assert _identical(got, want), f"{case_id} {dtype}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -485,7 +535,7 @@ def test_zero_size_batch(case_id: str, dtype: str) -> None:
     if case.function in _SCALAR_OUT:
         assert type(got) is float, f"{case_id}: {type(got)}"
     else:
-        assert got.dtype == FLOAT_DTYPES[dtype][1]
+        assert _dtype(got) == FLOAT_DTYPES[dtype][1]
     _close(got, want, 0, 0, f"{case_id} empty")
 
 

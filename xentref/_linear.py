@@ -185,20 +185,23 @@ def _one_pass(
     db = np.zeros(n_classes, dtype=np.float64) if grad and b is not None else None
     blocks = _hidden_blocks(pb)
     buffer = np.empty((blocks[0].stop if blocks else 0, n_classes), dtype=h.dtype)
-    for rows in blocks:  # one buffer for every block: never two blocks of logits at once
-        hb = h[rows]
-        z = buffer[: rows.stop - rows.start]
-        np.matmul(hb, w.T, out=z)  # the block's logits, (rows, V)
-        if b is not None:
-            z += b
-        g = z if grad else None  # the gradient overwrites the logits: one (rows, V) buffer
-        losses[rows] = _loss_rows(z, pb.target.rows(rows), pb.options, grad=g, scale=scale)
-        if g is None:
-            continue
-        np.matmul(g, w, out=dh[rows])  # type: ignore[index]  # d_hidden = G W
-        _add_weight_grad(dw, g, hb)  # type: ignore[arg-type]  # d_W += G^T h
-        if db is not None:  # d_b += column sums of G, in float64
-            db += np.sum(g, axis=0, dtype=np.float64)
+    # An inf or NaN in a block (huge hidden states, a huge z_loss) gives the IEEE result in
+    # the products too, without a warning, as in _loss_rows.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for rows in blocks:  # one buffer for every block: never two blocks of logits at once
+            hb = h[rows]
+            z = buffer[: rows.stop - rows.start]
+            np.matmul(hb, w.T, out=z)  # the block's logits, (rows, V)
+            if b is not None:
+                z += b
+            g = z if grad else None  # the gradient overwrites the logits: one (rows, V) buffer
+            losses[rows] = _loss_rows(z, pb.target.rows(rows), pb.options, grad=g, scale=scale)
+            if g is None:
+                continue
+            np.matmul(g, w, out=dh[rows])  # type: ignore[index]  # d_hidden = G W
+            _add_weight_grad(dw, g, hb)  # type: ignore[arg-type]  # d_W += G^T h
+            if db is not None:  # d_b += column sums of G, in float64
+                db += np.sum(g, axis=0, dtype=np.float64)
     return losses, dh, dw, None if db is None else db.astype(h.dtype)
 
 
