@@ -609,8 +609,8 @@ def softmax_cross_entropy(
 
     Notes
     -----
-    With $m = \max_c z_c$ and $\tau = \sum_{c \ne \arg\max} e^{z_c - m}$, each
-    $-\log p_c$ is computed as $(m - z_c) + \operatorname{log1p}(\tau)$, a sum of two
+    With $z_{\max} = \max_c z_c$ and $\tau = \sum_{c \ne \arg\max} e^{z_c - z_{\max}}$, each
+    $-\log q_c$ is computed as $(z_{\max} - z_c) + \operatorname{log1p}(\tau)$, a sum of two
     non-negative numbers, so a confidently right prediction with loss $10^{-300}$ keeps
     every digit (PyTorch returns 0 there) and huge logits never overflow. Rows are
     processed in blocks of at most `BLOCK_BYTES` (1 MiB) of scratch memory. In float32,
@@ -682,11 +682,11 @@ def softmax_cross_entropy_grad(
     Analytic, same keywords and semantics as the loss; equal to PyTorch's autograd gradient
     of ``torch.nn.functional.cross_entropy``. For one position with target vector $a_n$
     (defined in [softmax_cross_entropy][xentref.softmax_cross_entropy]) and
-    $p_n = \operatorname{softmax}(z_n)$:
+    the model's probabilities $q_n = \operatorname{softmax}(z_n)$ (see [Notation](../notation.md)):
 
     $$
-    \frac{\partial \ell_n}{\partial z_{n}} = p_n \sum_{c} a_{nc} - a_n
-      \quad\text{which is}\quad p_n - y_n \text{ for a one-hot or probability target.}
+    \frac{\partial \ell_n}{\partial z_{n}} = q_n \sum_{c} a_{nc} - a_n
+      \quad\text{which is}\quad q_n - y_n \text{ for a one-hot or probability target.}
     $$
 
     Derived step by step on [Softmax cross-entropy](../losses/softmax.md).
@@ -706,7 +706,7 @@ def softmax_cross_entropy_grad(
     label_smoothing : float, default 0.0
         $\varepsilon \in [0, 1]$.
     z_loss : float, default 0.0
-        The z-loss coefficient $\zeta$; it adds $2 \zeta w_{y_n} \operatorname{lse}(z_n)\, p_n$
+        The z-loss coefficient $\zeta$; it adds $2 \zeta w_{y_n} \operatorname{lse}(z_n)\, q_n$
         to the gradient.
     softcap : float, optional
         The cap $c$; the gradient goes through the tanh, times $1 - \tanh^2(z / c)$.
@@ -732,11 +732,11 @@ def softmax_cross_entropy_grad(
     See Also
     --------
     - [softmax_cross_entropy][xentref.softmax_cross_entropy]: the loss.
-    - [softmax][xentref.softmax]: $p$ in the formula.
+    - [softmax][xentref.softmax]: $q$ in the formula.
 
     Notes
     -----
-    The gradient is computed in place in the output, block by block: $p$ from the same
+    The gradient is computed in place in the output, block by block: $q$ from the same
     shifted exponentials as the loss, then scaled by $\sum_c a_c$ and reduced by $a$.
     Each unweighted, unsmoothed row sums to 0 (softmax and the target both sum to 1),
     checked by a property test. A ``-inf`` logit gets exactly 0.
