@@ -13,11 +13,11 @@ export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 
 
 .PHONY: setup test docs build figures lint types check bench torch clean
 
-$(STAMP): pyproject.toml scripts/package.json scripts/package-lock.json
+$(STAMP): pyproject.toml scripts/site/package.json scripts/site/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==25.3
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . --group dev
-	cd scripts && $(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	cd scripts/site && $(BIN)/npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 setup: $(STAMP)
@@ -45,7 +45,7 @@ build: setup
 	$(BIN)/mkdocs build --strict
 
 figures: setup
-	$(BIN)/python scripts/figures.py --out build/figures
+	$(BIN)/python scripts/site/figures.py --out build/figures
 
 lint: setup
 	$(BIN)/ruff check xentref tests scripts

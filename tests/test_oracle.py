@@ -1,8 +1,8 @@
 """xentref against exact values on hard inputs (tests/data/oracle.json).
 
-Expected values: computed with mpmath by scripts/make_oracle.py at the `dps` recorded in the
+Expected values: computed with mpmath by scripts/data/make_oracle.py at the `dps` recorded in the
 file (100 digits, re-checked at 150), from the exact binary float64/float32 values fed here;
-regenerate with ``.venv/bin/python scripts/make_oracle.py``.
+regenerate with ``.venv/bin/python scripts/data/make_oracle.py``.
 
 Tolerance, per output element: the relative error ``|x - e| / max(|e|, finfo(dtype).tiny)``
 must be at most rtol = 1e-13 for float64 and 2e-6 for float32 (u is 1.1e-16 and 6e-8).
@@ -38,7 +38,7 @@ KNOWN_ISSUES: dict[str, str] = {}
 
 
 def dyadic_hash(seed: int, n: int) -> np.ndarray:
-    """Same generator as scripts/make_oracle.py: logits in [-8, 8), multiples of 2**-20."""
+    """Same generator as scripts/data/make_oracle.py: logits in [-8, 8), multiples of 2**-20."""
     k = np.arange(n, dtype=np.uint64)
     m = (k * np.uint64(2654435761) + np.uint64(seed) * np.uint64(2654435769)) % np.uint64(2**32)
     return ((m >> np.uint64(8)).astype(np.int64) - 2**23).astype(np.float64) * 2.0**-20
@@ -96,7 +96,7 @@ def errors(case: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 
 def test_oracle_provenance() -> None:
     """The oracle was computed with enough digits and records how."""
-    assert ORACLE["generated_by"] == "scripts/make_oracle.py"
+    assert ORACLE["generated_by"] == "scripts/data/make_oracle.py"
     assert ORACLE["dps"] >= 60
     assert ORACLE["check_dps"] > ORACLE["dps"]
     assert ORACLE["mpmath_version"]

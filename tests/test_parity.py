@@ -1,6 +1,6 @@
 """xentref against PyTorch, scikit-learn and SciPy outputs recorded in tests/data/golden.json.
 
-The golden values were produced by scripts/make_golden.py (torch 2.13.0, scikit-learn 1.9.1,
+The golden values were produced by scripts/data/make_golden.py (torch 2.13.0, scikit-learn 1.9.1,
 SciPy 1.17.1; versions are in the file) on fixed float64 inputs, so this module needs none of
 those libraries. Each case records the peer call in the peer's conventions; `run_xentref`
 translates it (torch's class dimension 1 -> ``axis=1``, ``kl_div(log q, p)`` -> per-row
@@ -175,7 +175,7 @@ def check_case(case: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def test_golden_provenance() -> None:
     """The golden file names its generator and the peer versions it recorded."""
-    assert GOLDEN["generated_by"] == "scripts/make_golden.py"
+    assert GOLDEN["generated_by"] == "scripts/data/make_golden.py"
     versions = GOLDEN["versions"]
     assert versions["torch"].startswith("2.13.0")
     assert versions["scikit-learn"] == "1.9.1"

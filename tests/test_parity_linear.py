@@ -1,6 +1,6 @@
 """xentref's linear cross-entropy against PyTorch outputs recorded in tests/data/golden_linear.json.
 
-scripts/make_golden_linear.py ran ``torch.nn.functional.linear_cross_entropy`` (torch 2.13, its
+scripts/data/make_golden_linear.py ran ``torch.nn.functional.linear_cross_entropy`` (torch 2.13, its
 version is in the file) on fixed float64 inputs, on the reference path (``options=None``) and,
 where PyTorch chunks (int64 targets, no label smoothing), on the chunked path with
 ``batch_chunk_size=4``; this module needs no torch. Loss and gradients with respect to the

@@ -9,7 +9,7 @@ token mean the same however a batch is split, and cross-entropy over a vocabular
 across ranks. Every function is exact to the last digits on hard inputs and validates its
 arguments. The site publishes each public function as one NumPy-only file,
 ``copy/<name>.py``: the function with exactly the private helpers it needs (generated from
-this package by ``scripts/copy_files.py``, and tested on its own).
+this package by ``scripts/site/copy_files.py``, and tested on its own).
 """
 
 from xentref._batching import mean_denominator

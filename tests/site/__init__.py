@@ -5,7 +5,7 @@ directory, with the Makefile's environment), served on 127.0.0.1 and checked:
 
 - ``test_links.py``: every internal link and anchor of the built HTML resolves; external
   links are listed, never fetched (no browser needed);
-- ``test_reproducible.py``: a second clean build, and a fresh run of ``scripts/figures.py``,
+- ``test_reproducible.py``: a second clean build, and a fresh run of ``scripts/site/figures.py``,
   give byte-identical files (no browser needed);
 - ``test_browser.py``: every page in headless Chromium: no console error, no failed request,
   no request to another origin, all math rendered, all images loaded; search, palette toggle

@@ -42,7 +42,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-AXE_JS = ROOT / "scripts" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_JS = ROOT / "scripts" / "site" / "node_modules" / "axe-core" / "axe.min.js"
 REPORT_DIR = ROOT / "build" / "site-checks"
 
 #: No page may transfer more than this (HTML, CSS, scripts, fonts, images, search index).
@@ -103,7 +103,8 @@ def build_site(dest: Path) -> None:
 def source_digest() -> str:
     """Hash of everything the site is built from, to tell a changed source from a bad build."""
     digest = hashlib.sha256()
-    paths = [ROOT / "mkdocs.yml", *sorted((ROOT / "scripts").glob("*.py"))]
+    scripts = (p for p in (ROOT / "scripts").glob("**/*.py") if "node_modules" not in p.parts)
+    paths = [ROOT / "mkdocs.yml", *sorted(scripts)]
     for folder in (DOCS, ROOT / "xentref"):
         paths += sorted(
             p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts

@@ -1,6 +1,6 @@
 """axe-core on every page, in the light and the dark palette; alt text of every figure.
 
-axe-core (``scripts/node_modules/axe-core``, pinned in ``scripts/package-lock.json``) is
+axe-core (``scripts/site/node_modules/axe-core``, pinned in ``scripts/site/package-lock.json``) is
 injected into each page after it has loaded. In the light palette it runs its whole default
 rule set (WCAG 2.x A/AA and best practices); then the test clicks the palette toggle and runs
 the rules that read colours (``color-contrast``, ``link-in-text-block``) again in the dark

@@ -2,11 +2,11 @@
 
 What makes this hold (pinned by the build, checked here): ``SOURCE_DATE_EPOCH`` for every date
 (``sitemap.xml``, its gzip header), ``PYTHONHASHSEED=0``, matplotlib's ``svg.hashsalt`` and no
-SVG metadata date (``scripts/figures.py``), fixed cell ids and in-order execution of the
+SVG metadata date (``scripts/site/figures.py``), fixed cell ids and in-order execution of the
 notebook (``cache: false``, so outputs are recomputed every build).
 
 The hook caches figures in ``build/figures`` between builds, so the second build alone would
-not redraw them: ``test_figures_redraw_identically`` runs ``scripts/figures.py`` afresh into a
+not redraw them: ``test_figures_redraw_identically`` runs ``scripts/site/figures.py`` afresh into a
 temporary directory and compares its SVGs with the ones the site serves.
 """
 
@@ -79,7 +79,7 @@ def test_figures_redraw_identically(site: Site, tmp_path: Path) -> None:
     env["PYTHONPATH"] = str(ROOT)
     env["MPLBACKEND"] = "Agg"
     result = subprocess.run(
-        [sys.executable, "scripts/figures.py", "--out", str(tmp_path)],
+        [sys.executable, "scripts/site/figures.py", "--out", str(tmp_path)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -91,7 +91,7 @@ def test_figures_redraw_identically(site: Site, tmp_path: Path) -> None:
     for svg in served:
         fresh = tmp_path / svg.name
         if not fresh.is_file():
-            problems.append(f"{svg.name}: not drawn by scripts/figures.py")
+            problems.append(f"{svg.name}: not drawn by scripts/site/figures.py")
         elif (old := svg.read_bytes()) != (new := fresh.read_bytes()):
             problems.append(f"{svg.name}: differs\n        {_first_difference(old, new)}")
     print(f"\nfigures: {len(served)} SVGs redrawn, {len(problems)} differ")

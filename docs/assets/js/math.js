@@ -2,7 +2,7 @@
  * Fallback math for notebook pages.
  *
  * All math, notebook Markdown cells included, is rendered to HTML + MathML at build time by
- * the KaTeX hook (scripts/mkdocs_hooks.py), which marks each notebook it typeset with
+ * the KaTeX hook (scripts/site/mkdocs_hooks.py), which marks each notebook it typeset with
  * data-xr-math="static"; such pages load no KaTeX script (273 KB). Only a notebook the hook
  * did not typeset (an unmarked .jupyter-wrapper) gets the KaTeX copy served by this site and
  * its auto-render extension. It runs on Material's document$ so that instant navigation

@@ -2,13 +2,13 @@
 
 What they do, in build order:
 
-1. ``on_config``: find Node and KaTeX (``scripts/node_modules``, installed by ``npm ci``).
-2. ``on_pre_build``: run ``scripts/figures.py`` into ``build/figures/`` (outside ``docs/``, so
+1. ``on_config``: find Node and KaTeX (``scripts/site/node_modules``, installed by ``npm ci``).
+2. ``on_pre_build``: run ``scripts/site/figures.py`` into ``build/figures/`` (outside ``docs/``, so
    ``mkdocs serve`` does not loop), skipped when the figure script, the library and the pinned
    versions are unchanged since the last run.
 3. ``on_files``: add the generated SVGs as ``figures/<name>.svg`` and the KaTeX assets
    (CSS with woff2-only fonts, ``katex.min.js``, auto-render) as ``assets/katex/...``, and
-   the standalone one-file copy of every public function (``scripts/copy_files.py``) as
+   the standalone one-file copy of every public function (``scripts/site/copy_files.py``) as
    ``copy/<name>.py``. Nothing generated is committed.
 4. ``on_page_markdown``: fill the ``<!-- copy-files: ... -->`` markers (the table of the
    one-file copies, their line counts) from the generated files.
@@ -48,8 +48,8 @@ from mkdocs.utils import get_relative_url
 
 log = logging.getLogger("mkdocs.hooks.xentref")
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ROOT / "scripts"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts" / "site"
 KATEX_DIST = SCRIPTS / "node_modules" / "katex" / "dist"
 FIGURE_DIR = ROOT / "build" / "figures"
 FIGURE_SCRIPT = SCRIPTS / "figures.py"
@@ -82,7 +82,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     _node = _find_node()
     if not (KATEX_DIST / "katex.min.js").is_file():
         raise PluginError(
-            f"xentref hooks: KaTeX not found in {KATEX_DIST}; run `cd scripts && npm ci`"
+            f"xentref hooks: KaTeX not found in {KATEX_DIST}; run `cd scripts/site && npm ci`"
         )
     return config
 
@@ -121,7 +121,7 @@ def on_pre_build(config: MkDocsConfig) -> None:
     cmd = [sys.executable, str(FIGURE_SCRIPT), "--out", str(FIGURE_DIR), "--stamp", stamp]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise PluginError(f"scripts/figures.py failed:\n{result.stderr or result.stdout}")
+        raise PluginError(f"scripts/site/figures.py failed:\n{result.stderr or result.stdout}")
     _manifest = json.loads(manifest_path.read_text(encoding="utf-8"))["figures"]
     log.info("figures: generated %d SVGs into build/figures", len(_manifest))
 
@@ -158,7 +158,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     try:
         _copies.update(_copy_files().generate_all())
     except _copy_files().CopyError as error:
-        raise PluginError(f"scripts/copy_files.py: {error}") from None
+        raise PluginError(f"scripts/site/copy_files.py: {error}") from None
     for name, copy in _copies.items():
         _add(files, File.generated(config, f"{COPY_DIR}/{name}.py", content=copy.text))
     return files
@@ -166,7 +166,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
 # --------------------------------------------------------------------------- one-file copies
 #
-# Every public function is published as ``copy/<name>.py``, written by scripts/copy_files.py
+# Every public function is published as ``copy/<name>.py``, written by scripts/site/copy_files.py
 # from the package's source at each build. Pages ask for numbers about them with markers
 # (HTML comments, so a page read on GitHub shows nothing odd), each replaced by Markdown:
 #
@@ -184,12 +184,12 @@ _ENTRY_HEADING = re.compile(r'<h([1-6]) id="xentref\.(\w+)"[^>]*>.*?</h\1>', re.
 
 
 def _copy_files() -> Any:
-    """scripts/copy_files.py, imported by path (scripts/ is not a package)."""
+    """scripts/site/copy_files.py, imported by path (scripts/ is not a package)."""
     name = "xentref_copy_files"
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, SCRIPTS / "copy_files.py")
         if spec is None or spec.loader is None:
-            raise PluginError("xentref hooks: cannot load scripts/copy_files.py")
+            raise PluginError("xentref hooks: cannot load scripts/site/copy_files.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)

@@ -2,7 +2,7 @@
 
 Run it where torch 2.13 is installed (it is not an xentref dependency)::
 
-    python scripts/make_golden_linear.py
+    python scripts/data/make_golden_linear.py
 
 Each case stores the float64 inputs (hidden states, weight, bias, target, class weights), the
 options in PyTorch's spelling, which path computed it (``reference``: ``options=None``;
@@ -23,15 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _common import encode_array as enc
 from torch import nn
 
-OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "golden_linear.json"
+OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "golden_linear.json"
 N, D, V = 7, 4, 6
-
-
-def enc(a: Any) -> dict[str, Any]:
-    a = np.asarray(a.detach().numpy() if isinstance(a, torch.Tensor) else a)
-    return {"dtype": str(a.dtype), "shape": list(a.shape), "values": a.reshape(-1).tolist()}
 
 
 def case(
@@ -148,7 +144,7 @@ def main() -> None:
         )
     doc = {
         "description": "torch.nn.functional.linear_cross_entropy on fixed float64 inputs "
-        "(scripts/make_golden_linear.py)",
+        "(scripts/data/make_golden_linear.py)",
         "versions": {
             "torch": torch.__version__,
             "numpy": np.__version__,

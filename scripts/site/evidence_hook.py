@@ -5,14 +5,14 @@
 - ``accuracy.md``: xentref, the naive formula and Keras-style 1e-7 clipping computed here, in
   NumPy, on the hard cases of ``tests/data/oracle.json`` (exact mpmath values), beside the
   PyTorch, SciPy and scikit-learn outputs recorded in ``tests/data/audit.json``
-  (``scripts/make_audit_vectors.py``); a table and a figure;
+  (``scripts/data/make_audit_vectors.py``); a table and a figure;
 - ``parity.md``: xentref against every peer call in ``tests/data/golden.json``, translated by
   ``tests/test_parity.py`` (the same translation the parity tests assert);
 - ``performance.md`` (section "Linear cross-entropy") and ``llm/large-vocabularies.md``: the
   ``linear`` section of the benchmark results (time, memory, threads, d_weight errors).
 
 A page asks for a piece with an HTML comment on a line of its own, ``<!-- evidence: NAME -->``;
-``on_page_markdown`` replaces it with Markdown. The figures use ``scripts/figures.py``'s style
+``on_page_markdown`` replaces it with Markdown. The figures use ``scripts/site/figures.py``'s style
 and determinism settings (fixed hash salt, no dates, text as paths) and are published as
 ``evidence/figures/<name>.svg``. The build needs NumPy, matplotlib and xentref only: no
 PyTorch, SciPy or scikit-learn.
@@ -36,7 +36,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "scripts" / "bench_results.json"
 ORACLE = ROOT / "tests" / "data" / "oracle.json"
 AUDIT = ROOT / "tests" / "data" / "audit.json"
@@ -64,7 +64,7 @@ def _load(name: str, path: Path) -> Any:
 
 
 def _load_figures_module() -> Any:
-    return _load("xentref_site_figures", ROOT / "scripts" / "figures.py")
+    return _load("xentref_site_figures", ROOT / "scripts" / "site" / "figures.py")
 
 
 def _tests(name: str) -> Any:
@@ -212,7 +212,7 @@ def perf_skipped() -> str:
 
 
 STYLES = dict(zip(LABELS, ["o-", "s--", "^:", "D-.", "v-", "P--"], strict=True))
-#: Okabe-Ito, as scripts/figures.py; one colour per competitor on every panel.
+#: Okabe-Ito, as scripts/site/figures.py; one colour per competitor on every panel.
 COLORS = dict(
     zip(LABELS, ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00"], strict=True)
 )

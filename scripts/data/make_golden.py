@@ -5,7 +5,7 @@ dependencies, not even development ones):
 
     python3 -m venv /tmp/golden-venv
     /tmp/golden-venv/bin/pip install torch==2.13.0 scikit-learn==1.9.1 scipy==1.17.1 numpy==2.4.6
-    /tmp/golden-venv/bin/python scripts/make_golden.py
+    /tmp/golden-venv/bin/python scripts/data/make_golden.py
 
 Every case records the peer call (its dotted name and keyword options, in the peer's own
 conventions), the float64 inputs and outputs (``repr`` precision; non-finite values as the
@@ -22,7 +22,6 @@ stored, so the file does not depend on the generator's stream.
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import sys
@@ -37,9 +36,11 @@ import scipy.stats
 import sklearn
 import torch
 import torch.nn.functional as F
+from _common import encode_array as enc
+from _common import write_json
 from sklearn.metrics import log_loss
 
-OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "golden.json"
+OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "golden.json"
 torch.set_default_dtype(torch.float64)
 CASES: list[dict[str, Any]] = []
 
@@ -66,17 +67,6 @@ def torchvision_sigmoid_focal_loss(
     elif reduction == "sum":
         loss = loss.sum()
     return loss
-
-
-def enc(a: Any) -> dict[str, Any]:
-    a = np.asarray(a.detach().numpy() if isinstance(a, torch.Tensor) else a)
-    if a.dtype.kind == "f":
-        values: list[Any] = [float(v) if np.isfinite(v) else str(float(v)) for v in a.ravel()]
-    elif a.dtype.kind == "b":
-        values = [bool(v) for v in a.ravel()]
-    else:
-        values = [int(v) for v in a.ravel()]
-    return {"dtype": str(a.dtype), "shape": list(a.shape), "values": values}
 
 
 def add(
@@ -534,14 +524,6 @@ add(
 )
 
 
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Strict JSON (no NaN literals), one case per line so that diffs stay readable."""
-    head = {k: v for k, v in doc.items() if k != "cases"}
-    text = json.dumps(head, indent=1, allow_nan=False)[:-2]
-    body = ",\n".join("  " + json.dumps(c, allow_nan=False) for c in doc["cases"])
-    path.write_text(text + ',\n "cases": [\n' + body + "\n ]\n}\n")
-
-
 def main() -> None:
     ids = [c["id"] for c in CASES]
     if len(set(ids)) != len(ids):
@@ -549,7 +531,7 @@ def main() -> None:
     doc = {
         "description": "PyTorch / scikit-learn / SciPy outputs on fixed float64 inputs, for "
         "tests/test_parity.py.",
-        "generated_by": "scripts/make_golden.py",
+        "generated_by": "scripts/data/make_golden.py",
         "versions": {
             "torch": torch.__version__,
             "scikit-learn": sklearn.__version__,

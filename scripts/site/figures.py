@@ -2,10 +2,10 @@
 
 Usage::
 
-    python scripts/figures.py --out build/figures            # all figures
-    python scripts/figures.py --out /tmp/figs log-loss       # some of them
+    python scripts/site/figures.py --out build/figures            # all figures
+    python scripts/site/figures.py --out /tmp/figs log-loss       # some of them
 
-The MkDocs hook (``scripts/mkdocs_hooks.py``) runs this at build time and publishes the files
+The MkDocs hook (``scripts/site/mkdocs_hooks.py``) runs this at build time and publishes the files
 as ``figures/<name>.svg``; nothing here is committed. Every curve of a loss is computed with
 xentref's own functions, so a figure cannot disagree with the library it illustrates.
 
@@ -468,7 +468,7 @@ def draw_reliability_diagram() -> Figure:
 
 # --------------------------------------------------------------------------- linear cross-entropy
 
-BENCH_RESULTS = Path(__file__).resolve().parent / "bench_results.json"
+BENCH_RESULTS = Path(__file__).resolve().parents[1] / "bench_results.json"
 
 
 def draw_linear_memory() -> Figure:

@@ -1,13 +1,13 @@
 """Write tests/data/audit.json: PyTorch, SciPy and scikit-learn on the oracle's hard cases.
 
-The accuracy audit (docs/evidence/accuracy.md, built by scripts/evidence_hook.py) grades every
+The accuracy audit (docs/evidence/accuracy.md, built by scripts/site/evidence_hook.py) grades every
 method against the exact mpmath values of tests/data/oracle.json. xentref, the naive formula
 and Keras-style clipping are NumPy and are recomputed at build time; the peers are not
 installed there, so their outputs on the same float64 inputs are recorded here, once.
 
-Run it in the environment that scripts/make_golden.py uses (the peers, never xentref deps):
+Run it in the environment that scripts/data/make_golden.py uses (the peers, never xentref deps):
 
-    /tmp/golden-venv/bin/python scripts/make_audit_vectors.py
+    /tmp/golden-venv/bin/python scripts/data/make_audit_vectors.py
 
 Per audited oracle case: the exact peer call (dotted name and options) and its flat float64
 output (non-finite values as the strings 'inf', '-inf', 'nan'), or null where the peer has
@@ -36,9 +36,10 @@ import scipy.stats
 import sklearn
 import torch
 import torch.nn.functional as F
+from _common import dyadic_hash
 from sklearn.metrics import log_loss
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ORACLE = ROOT / "tests" / "data" / "oracle.json"
 OUT = ROOT / "tests" / "data" / "audit.json"
 
@@ -57,16 +58,9 @@ BCE_CASES = [
 KL_CASES = ["kl_divergence/near_equal_rows/float64"]
 
 
-# dyadic_hash and decode repeat tests/test_oracle.py's: this script runs in the peers' own
-# environment, which has no pytest or mpmath to import that module with. The digest check
-# below fails if the two ever disagree.
-def dyadic_hash(seed: int, n: int) -> np.ndarray:
-    """Same generator as scripts/make_oracle.py: logits in [-8, 8), multiples of 2**-20."""
-    k = np.arange(n, dtype=np.uint64)
-    m = (k * np.uint64(2654435761) + np.uint64(seed) * np.uint64(2654435769)) % np.uint64(2**32)
-    return ((m >> np.uint64(8)).astype(np.int64) - 2**23).astype(np.float64) * 2.0**-20
-
-
+# decode repeats tests/test_oracle.py's: this script runs in the peers' own environment,
+# which has no pytest or mpmath to import that module with. The digest check below fails if
+# the two ever disagree.
 def decode(enc: dict[str, Any]) -> np.ndarray:
     shape = tuple(enc["shape"])
     if "generator" in enc:
@@ -208,7 +202,7 @@ def main() -> None:
     doc = {
         "description": "PyTorch / SciPy / scikit-learn outputs on the hard cases of "
         "tests/data/oracle.json, for the accuracy audit (docs/evidence/accuracy.md)",
-        "generated_by": "scripts/make_audit_vectors.py",
+        "generated_by": "scripts/data/make_audit_vectors.py",
         "versions": {
             "torch": torch.__version__,
             "scipy": scipy.__version__,

@@ -23,7 +23,7 @@ weights, ``ignore_index``, label smoothing (``(1 - eps) * onehot + eps / C``) an
 weighted mean (divide by the sum of target weights for index targets, by the number of
 positions for soft targets). Focal loss follows torchvision's ``sigmoid_focal_loss``.
 
-Run it with ``.venv/bin/python scripts/make_oracle.py`` (about 2 CPU-minutes, most of it
+Run it with ``.venv/bin/python scripts/data/make_oracle.py`` (about 2 CPU-minutes, most of it
 in pure-Python mpmath on the 1e5-class rows); it rewrites tests/data/oracle.json
 deterministically.
 """
@@ -31,7 +31,6 @@ deterministically.
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 
 import mpmath
 import numpy as np
+from _common import dyadic_hash, write_json
 from mpmath import mp
 
 DPS = 100
@@ -47,7 +47,7 @@ CHECK_DPS = 150
 AGREE_DIGITS = 40
 DECIMAL_DIGITS = 30
 MAX_INPUTS_FOR_KAPPA = 200
-OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "oracle.json"
+OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "oracle.json"
 
 INF = mpmath.inf
 NINF = mpmath.ninf
@@ -56,18 +56,6 @@ NINF = mpmath.ninf
 # --------------------------------------------------------------------------------------------
 # Deterministic large inputs
 # --------------------------------------------------------------------------------------------
-
-
-def dyadic_hash(seed: int, n: int) -> np.ndarray:
-    """Return n pseudo-random logits in [-8, 8), multiples of 2**-20 (exact in float32).
-
-    Knuth's multiplicative hash of the index, so the values depend on no RNG library:
-    ``m = (k * 2654435761 + seed * 2654435769) mod 2**32``, value = ``((m >> 8) - 2**23) / 2**20``.
-    tests/test_oracle.py carries the same ten lines.
-    """
-    k = np.arange(n, dtype=np.uint64)
-    m = (k * np.uint64(2654435761) + np.uint64(seed) * np.uint64(2654435769)) % np.uint64(2**32)
-    return ((m >> np.uint64(8)).astype(np.int64) - 2**23).astype(np.float64) * 2.0**-20
 
 
 @dataclass
@@ -918,7 +906,7 @@ def encode_array(name: str | None, value: Any, dtype: str) -> dict[str, Any]:
         enc = {"name": name, **enc}
     if isinstance(value, Generated):
         enc["generator"] = {
-            "function": "dyadic_hash (scripts/make_oracle.py, tests/test_oracle.py)",
+            "function": "dyadic_hash (scripts/data/make_oracle.py, tests/test_oracle.py)",
             "seed": value.seed,
             "set": [list(s) for s in value.set],
             "sha256_float64": hashlib.sha256(value.array().astype("<f8").tobytes()).hexdigest(),
@@ -1016,14 +1004,6 @@ def run_case(case: Case, dtype: str) -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Strict JSON (no NaN literals), one case per line so that diffs stay readable."""
-    head = {k: v for k, v in doc.items() if k != "cases"}
-    text = json.dumps(head, indent=1, allow_nan=False)[:-2]
-    body = ",\n".join("  " + json.dumps(c, allow_nan=False) for c in doc["cases"])
-    path.write_text(text + ',\n "cases": [\n' + body + "\n ]\n}\n")
-
-
 def main() -> None:
     records = []
     for case in CASES:
@@ -1035,7 +1015,7 @@ def main() -> None:
         raise SystemExit("duplicate case ids")
     doc = {
         "description": "Exact values of xentref functions on hard inputs (tests/test_oracle.py).",
-        "generated_by": "scripts/make_oracle.py",
+        "generated_by": "scripts/data/make_oracle.py",
         "mpmath_version": mpmath.__version__,
         "numpy_version": np.__version__,
         "dps": DPS,
