@@ -165,7 +165,7 @@ def _two_point_grid(n: int, lo: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def draw_cross_entropy_surface() -> Figure:
-    pp, qq, h = _two_point_grid(29, 0.02)
+    pp, qq, h = _two_point_grid(21, 0.02)
     fig = _figure(6.4, 5.0)
     ax = fig.add_subplot(projection="3d", computed_zorder=False)
     ax.plot_surface(
@@ -201,7 +201,7 @@ def draw_cross_entropy_surface() -> Figure:
 
 
 def draw_cross_entropy_contour() -> Figure:
-    pp, qq, h = _two_point_grid(121, 0.005)
+    pp, qq, h = _two_point_grid(81, 0.005)
     fig = _figure(6.0, 4.8)
     ax = fig.add_subplot()
     levels = [0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5]
