@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -126,6 +127,23 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     def slope(u: float) -> float:
         return float(np.sum(softmax_cross_entropy_grad(scaled(u), target, axis=ax) * dz))
 
+    def loss(u: float) -> float:
+        return float(softmax_cross_entropy(scaled(u), target, axis=ax))
+
+    lo, f_lo, hi, f_hi = _inverse_temperature_bracket(slope, loss)
+    return 1.0 / _inverse_temperature_root(slope, lo, f_lo, hi, f_hi)
+
+
+def _inverse_temperature_bracket(
+    slope: Callable[[float], float], loss: Callable[[float], float]
+) -> tuple[float, float, float, float]:
+    r"""Bracket the minimum of the convex loss $L(u)$, $u = 1/T$: ``lo, slope(lo), hi, slope(hi)``.
+
+    With $L'(\text{lo}) < 0 \le L'(\text{hi})$: lo starts at $0^+$ and hi at 1, and both
+    move up, hi doubling, while $L'(\text{hi}) < 0$. Raises the ValueErrors of
+    `fit_temperature`: when $L'(0^+) \ge 0$ (no finite $T$), and when $L$ still falls past
+    $u = 10^{12}$ or has fallen to exactly 0 (no positive $T$).
+    """
     lo, f_lo = 0.0, slope(1e-300)  # the limit u -> 0+ (0 * -inf would be NaN)
     if not f_lo < 0:
         raise ValueError(
@@ -135,7 +153,7 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
     hi, f_hi = 1.0, slope(1.0)
     # The slope of a model that ranks every target first only underflows to 0 as u grows,
     # together with the loss itself; a true minimum always has a positive loss.
-    while f_hi < 0 or (f_hi == 0 and softmax_cross_entropy(scaled(hi), target, axis=ax) == 0):
+    while f_hi < 0 or (f_hi == 0 and loss(hi) == 0):
         if hi > 1e12 or f_hi == 0:
             raise ValueError(
                 "`logits` rank every target first by a margin: the loss keeps decreasing "
@@ -143,6 +161,22 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
             )
         lo, f_lo, hi = hi, f_hi, hi * 2
         f_hi = slope(hi)
+    return lo, f_lo, hi, f_hi
+
+
+def _inverse_temperature_root(
+    slope: Callable[[float], float], lo: float, f_lo: float, hi: float, f_hi: float
+) -> float:
+    r"""Solve $L'(u) = 0$ in the bracket ``[lo, hi]`` by the Illinois variant of regula falsi.
+
+    `slope` is the derivative of the mean loss in the inverse temperature $u = 1/T$,
+    $L'(u) = \frac1N \sum_n (\mathbb{E}_{p_n}[z_n] - z_{n y_n})$ with
+    $p_n = \operatorname{softmax}(u z_n)$; $\frac{dL}{dT} = -L'(1/T) / T^2$ vanishes at the
+    same point. Each step moves the end whose slope has the sign of the secant root's, and
+    halves the slope of an end kept twice running (Illinois), so the root is approached
+    superlinearly from both sides; it stops at a zero slope, at a bracket narrower than
+    $10^{-12}$ hi, or after 200 steps.
+    """
     side = 0
     for _ in range(200):
         u = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
@@ -157,7 +191,7 @@ def fit_temperature(logits: ArrayLike, target: ArrayLike, *, axis: int = -1) -> 
             lo, f_lo = u, f_u
             f_hi = f_hi / 2 if side == -1 else f_hi
             side = -1
-    return 1.0 / u
+    return u
 
 
 def expected_calibration_error(probs: ArrayLike, target: ArrayLike, *, n_bins: int = 15) -> float:

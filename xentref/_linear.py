@@ -85,18 +85,13 @@ def _operand(x: ArrayLike, name: str, *, integers: bool = True) -> NDArray[Any]:
     return as_float_array(a, name)
 
 
-def _prepare_linear(
-    hidden: ArrayLike,
-    linear_weight: ArrayLike,
-    target: ArrayLike,
-    linear_bias: ArrayLike | None,
-    weight: ArrayLike | None,
-    ignore_index: int,
-    label_smoothing: float,
-    z_loss: float,
-    softcap: float | None,
-    reduction: str,
-) -> _Linear:
+def _layer_arrays(
+    hidden: ArrayLike, linear_weight: ArrayLike, linear_bias: ArrayLike | None
+) -> tuple[FloatArray, FloatArray, FloatArray | None]:
+    """`hidden`, `linear_weight`, `linear_bias` in one dtype: float64 if any is, else float32.
+
+    bfloat16 is computed in float32, so it may not be mixed with float64 (both are named).
+    """
     arrays = {"hidden": _operand(hidden, "hidden", integers=False)}
     arrays["linear_weight"] = _operand(linear_weight, "linear_weight")
     if linear_bias is not None:
@@ -111,8 +106,13 @@ def _prepare_linear(
     dtype = np.result_type(*[np.float32 if _is_bfloat16(a) else a.dtype for a in arrays.values()])
     h, w = (arrays[n].astype(dtype, copy=False) for n in ("hidden", "linear_weight"))
     b = arrays["linear_bias"].astype(dtype, copy=False) if linear_bias is not None else None
-    check_reduction(reduction)
-    ignore_index = check_int(ignore_index, "ignore_index")
+    return h, w, b
+
+
+def _check_layer_shapes(
+    h: FloatArray, w: FloatArray, b: FloatArray | None, weight: ArrayLike | None
+) -> None:
+    """Check that `w` is (V, D) for `h` of shape (..., D), V >= 1, and `b`, `weight` are (V,)."""
     if h.ndim == 0:
         raise ValueError("`hidden` must have at least one dimension (the features), got a scalar")
     d = h.shape[-1]
@@ -134,22 +134,54 @@ def _prepare_linear(
             f"`weight` must have shape ({n_classes},), one per row of `linear_weight` "
             f"{w.shape}, got {weight.shape}"
         )
-    options = _options(weight, n_classes, dtype, label_smoothing, z_loss, softcap)
+
+
+def _layer_target(
+    target: ArrayLike, h: FloatArray, w: FloatArray, ignore_index: int, options: _Options
+) -> tuple[_Labels | _Probs, float]:
+    """`target` as rows of class indices or probabilities, and what "mean" divides by.
+
+    Indices have `hidden`'s shape without its feature axis, probabilities one more axis of V
+    (the rows of `linear_weight`). "mean" divides by the sum of the non-ignored targets'
+    class weights (their count without `weight`), or by the number of positions for
+    probabilities.
+    """
     shape = _target_shape(target)
-    batch_shape = h.shape[:-1]
-    rows = int(np.prod(batch_shape, dtype=np.int64))
-    h2 = h.reshape(rows, d)
+    batch_shape, n_classes = h.shape[:-1], w.shape[0]
     if shape == (*batch_shape, n_classes):  # class probabilities
-        probs = _probabilities(target, dtype, len(batch_shape), ignore_index)
-        return _Linear(h2, w, b, probs, options, batch_shape, float(rows))
+        probs = _probabilities(target, h.dtype, len(batch_shape), ignore_index)
+        return probs, float(np.prod(batch_shape, dtype=np.int64))
     if shape != batch_shape:
         raise ValueError(
             f"`target` must have shape {batch_shape} (class indices: `hidden` {h.shape} without "
             f"its feature axis) or {(*batch_shape, n_classes)} (class probabilities over the "
             f"{n_classes} rows of `linear_weight` {w.shape}), got {shape}"
         )
-    labels, denominator = _labels(target, n_classes, ignore_index, options, dtype)
-    return _Linear(h2, w, b, labels, options, batch_shape, denominator)
+    return _labels(target, n_classes, ignore_index, options, h.dtype)
+
+
+def _prepare_linear(
+    hidden: ArrayLike,
+    linear_weight: ArrayLike,
+    target: ArrayLike,
+    linear_bias: ArrayLike | None,
+    weight: ArrayLike | None,
+    ignore_index: int,
+    label_smoothing: float,
+    z_loss: float,
+    softcap: float | None,
+    reduction: str,
+) -> _Linear:
+    """Validate every argument, in the order their errors are reported, into a `_Linear`."""
+    h, w, b = _layer_arrays(hidden, linear_weight, linear_bias)
+    check_reduction(reduction)
+    ignore_index = check_int(ignore_index, "ignore_index")
+    _check_layer_shapes(h, w, b, weight)
+    options = _options(weight, w.shape[0], h.dtype, label_smoothing, z_loss, softcap)
+    rows, denominator = _layer_target(target, h, w, ignore_index, options)
+    batch_shape = h.shape[:-1]
+    h2 = h.reshape(int(np.prod(batch_shape, dtype=np.int64)), h.shape[-1])
+    return _Linear(h2, w, b, rows, options, batch_shape, denominator)
 
 
 def _hidden_blocks(pb: _Linear) -> list[slice]:
