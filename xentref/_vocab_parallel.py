@@ -5,9 +5,9 @@ column-parallel output layer (Megatron's ``vocab_parallel_cross_entropy``). The 
 whole row's log-sum-exp; every rank gets it from two collectives the caller supplies,
 ``all_reduce(array, "max")`` and ``all_reduce(array, "sum")``, and the result equals
 `softmax_cross_entropy` of the gathered logits; the gradient is the shard's columns of the
-dense gradient. The math lives in `_row_statistics`; `_check_ranks` is the first collective,
-which every rank reaches even when its own input is invalid, so that all ranks raise together
-instead of some waiting forever for one that raised.
+dense gradient. The math lives in `_row_statistics` (and, for the gradient, `_own_loss_grad`);
+`_check_ranks` is the first collective, which every rank reaches even when its own input is
+invalid, so that all ranks raise together instead of some waiting forever for one that raised.
 """
 
 from __future__ import annotations
@@ -62,6 +62,56 @@ class _Shard(NamedTuple):
     denominator: float  # what "mean" divides by
 
 
+def _check_shard_columns(start: int, width: int, n_vocab: int) -> None:
+    """Check that the shard's columns ``[start, start + width)`` lie in ``[0, vocab_size)``."""
+    if start + width > n_vocab:
+        raise ValueError(
+            f"`vocab_start` {start} plus the shard's width {width} must not exceed `vocab_size` "
+            f"{n_vocab}: the columns [{start}, {start + width}) are not all in the vocabulary"
+        )
+
+
+def _whole_weight(
+    weight: ArrayLike | None, n_vocab: int, dtype: np.dtype[Any]
+) -> FloatArray | None:
+    """The whole vocabulary's class weights in the logits' dtype: shape (V,), non-negative."""
+    if weight is None:
+        return None
+    w = as_float_array(weight, "weight").astype(dtype, copy=False)
+    if w.shape != (n_vocab,):
+        raise ValueError(
+            f"`weight` must be the whole vocabulary's weights, shape ({n_vocab},), on every "
+            f"rank, got shape {w.shape}"
+        )
+    check_nonnegative(w, "weight")
+    return w
+
+
+def _global_targets(
+    target: ArrayLike, logits_shape: tuple[int, ...], n_vocab: int, ignore_index: int
+) -> NDArray[np.intp]:
+    """The targets as flat global class indices in ``[0, V)`` or `ignore_index`.
+
+    They must have the shape of the logits without their class axis (no probability targets).
+    """
+    if target is None:
+        raise TypeError("`target` must be class indices, got None")
+    try:
+        shape = np.shape(target)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"`target` must be a rectangular array of numbers: {exc}") from None
+    batch_shape = logits_shape[:-1]
+    if shape != batch_shape:
+        raise ValueError(
+            f"`target` must be class indices of shape {batch_shape} (`local_logits` "
+            f"{logits_shape} without its last axis; probability targets are not supported), "
+            f"got {shape}"
+        )
+    y = as_index_array(target, "target").reshape(-1)
+    check_class_indices(y, n_vocab, ignore_index)
+    return y
+
+
 def _shard(
     local_logits: ArrayLike,
     target: ArrayLike,
@@ -72,7 +122,12 @@ def _shard(
     label_smoothing: float,
     reduction: str,
 ) -> _Shard:
-    """Every check that needs no other rank; raises TypeError / ValueError naming the argument."""
+    """Every check that needs no other rank; raises TypeError / ValueError naming the argument.
+
+    The checks run in this order: the logits, the options, the shard's columns, `weight`,
+    `target`. Then the per-row weights $w_y$ (0 where ignored), the total weight $W$
+    ($V$ without `weight`) and what "mean" divides by.
+    """
     z = as_float_array(local_logits, "local_logits")
     check_axis(z, -1, "local_logits")
     check_reduction(reduction)
@@ -81,34 +136,9 @@ def _shard(
     n_vocab = check_int(vocab_size, "vocab_size", low=1)
     start = check_int(vocab_start, "vocab_start", low=0)
     width = z.shape[-1]
-    if start + width > n_vocab:
-        raise ValueError(
-            f"`vocab_start` {start} plus the shard's width {width} must not exceed `vocab_size` "
-            f"{n_vocab}: the columns [{start}, {start + width}) are not all in the vocabulary"
-        )
-    w = None
-    if weight is not None:
-        w = as_float_array(weight, "weight").astype(z.dtype, copy=False)
-        if w.shape != (n_vocab,):
-            raise ValueError(
-                f"`weight` must be the whole vocabulary's weights, shape ({n_vocab},), on every "
-                f"rank, got shape {w.shape}"
-            )
-        check_nonnegative(w, "weight")
-    if target is None:
-        raise TypeError("`target` must be class indices, got None")
-    try:
-        shape = np.shape(target)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(f"`target` must be a rectangular array of numbers: {exc}") from None
-    batch_shape = z.shape[:-1]
-    if shape != batch_shape:
-        raise ValueError(
-            f"`target` must be class indices of shape {batch_shape} (`local_logits` {z.shape} "
-            f"without its last axis; probability targets are not supported), got {shape}"
-        )
-    y = as_index_array(target, "target").reshape(-1)
-    check_class_indices(y, n_vocab, ignore_index)
+    _check_shard_columns(start, width, n_vocab)
+    w = _whole_weight(weight, n_vocab, z.dtype)
+    y = _global_targets(target, z.shape, n_vocab, ignore_index)
     valid = y != ignore_index
     labels = np.where(valid, y, 0)
     wy = valid.astype(z.dtype) if w is None else np.where(valid, w[labels], 0).astype(z.dtype)
@@ -117,7 +147,7 @@ def _shard(
     local_w = None if w is None else w[start : start + width]
     rows = z.reshape(-1, width)
     return _Shard(
-        rows, labels, valid, wy, local_w, w_total, eps, start, n_vocab, batch_shape, denominator
+        rows, labels, valid, wy, local_w, w_total, eps, start, n_vocab, z.shape[:-1], denominator
     )
 
 
@@ -153,14 +183,12 @@ def _failed_argument(exc: Exception) -> int:
     return _ARGUMENTS.index(name) if name in _ARGUMENTS else len(_ARGUMENTS)
 
 
-def _check_ranks(shard: _Shard | None, failure: Exception | None, all_reduce: Any) -> _Shard:
-    """The first collective: every rank learns whether any rank's input was invalid.
+def _rank_report(shard: _Shard | None, failure: Exception | None) -> NDArray[np.float64]:
+    """This rank's term of the first sum, a float64 vector of ``len(_ARGUMENTS) + 7`` numbers.
 
-    One sum of a float64 vector: per argument, the number of ranks whose local check failed;
-    then the number of ranks W, the shards' widths, and (x, x**2) of the number of positions
-    and of `vocab_size`, which are equal on all W ranks if and only if W * sum(x**2) ==
-    sum(x)**2. Exact while the sums stay below 2**53 (W * positions below about 9e7). Every
-    rank decides from the same reduced numbers, so every rank raises, or none does.
+    One flag per argument whose local check failed (and one for any other failure), then 1
+    (counting the ranks), the shard's width, and x, x**2 of the number of positions and of
+    `vocab_size`; the sizes are 0 on a rank whose input was invalid.
     """
     k = len(_ARGUMENTS) + 1
     status = np.zeros(k + 6)
@@ -170,7 +198,11 @@ def _check_ranks(shard: _Shard | None, failure: Exception | None, all_reduce: An
     else:
         rows, width = shard.z.shape
         status[k + 1 :] = (width, rows, rows**2, shard.vocab_size, shard.vocab_size**2)
-    total = _collective(all_reduce, status, "sum")
+    return status
+
+
+def _check_reported_sum(total: NDArray[np.float64], status: NDArray[np.float64]) -> None:
+    """Check that the first sum came back as one: whole, finite, at least this rank's terms."""
     # A sum over ranks of these counts is whole, finite and at least this rank's own counts;
     # anything else (NaN, zeros, half of it) would make the checks below divide by 0 or lie.
     if not (
@@ -181,18 +213,33 @@ def _check_ranks(shard: _Shard | None, failure: Exception | None, all_reduce: An
             f"collective, counts of ranks and sizes, came back as {total.tolist()}, not whole "
             f"numbers at least this rank's own {status.tolist()}"
         )
-    bad, (world, widths, rows_sum, rows_sq, vocab_sum, vocab_sq) = total[:k], total[k:]
-    if bad.any() or shard is None:
-        if failure is not None:
-            raise failure
-        names = ", ".join(
-            f"`{_ARGUMENTS[i]}`" if i < len(_ARGUMENTS) else "an argument"
-            for i in np.flatnonzero(bad)
-        )
-        raise ValueError(
-            f"{names} invalid on {int(bad.sum())} of {int(world)} rank(s) (their own errors "
-            "say why); no rank computed anything"
-        )
+
+
+def _failure_everywhere(
+    bad: NDArray[np.float64], world: np.float64, failure: Exception | None
+) -> Exception:
+    """What a rank raises when some rank's input was invalid: its own error, if it had one.
+
+    Otherwise a ValueError naming the arguments that failed and on how many ranks.
+    """
+    if failure is not None:
+        return failure
+    names = ", ".join(
+        f"`{_ARGUMENTS[i]}`" if i < len(_ARGUMENTS) else "an argument" for i in np.flatnonzero(bad)
+    )
+    return ValueError(
+        f"{names} invalid on {int(bad.sum())} of {int(world)} rank(s) (their own errors "
+        "say why); no rank computed anything"
+    )
+
+
+def _check_rank_sizes(sizes: NDArray[np.float64]) -> None:
+    """Check that the ranks agree on the positions and `vocab_size`, and that widths add to it.
+
+    `sizes` is the sum over the W ranks of (1, width, x, x**2, V, V**2), x the number of
+    positions: W numbers are all equal if and only if W * sum(x**2) == sum(x)**2.
+    """
+    world, widths, rows_sum, rows_sq, vocab_sum, vocab_sq = sizes
     if world * rows_sq != rows_sum**2:
         raise ValueError(
             "`target` must hold the same positions on every rank: the ranks' numbers of "
@@ -208,6 +255,25 @@ def _check_ranks(shard: _Shard | None, failure: Exception | None, all_reduce: An
             "[vocab_start, vocab_start + width) and together all of them (gathered, full-width "
             "logits on every rank would give the loss plus log(ranks))"
         )
+
+
+def _check_ranks(shard: _Shard | None, failure: Exception | None, all_reduce: Any) -> _Shard:
+    """The first collective: every rank learns whether any rank's input was invalid.
+
+    One sum of a float64 vector: per argument, the number of ranks whose local check failed;
+    then the number of ranks W, the shards' widths, and (x, x**2) of the number of positions
+    and of `vocab_size`, which are equal on all W ranks if and only if W * sum(x**2) ==
+    sum(x)**2. Exact while the sums stay below 2**53 (W * positions below about 9e7). Every
+    rank decides from the same reduced numbers, so every rank raises, or none does.
+    """
+    status = _rank_report(shard, failure)
+    total = _collective(all_reduce, status, "sum")
+    _check_reported_sum(total, status)
+    k = len(_ARGUMENTS) + 1
+    bad, sizes = total[:k], total[k:]
+    if bad.any() or shard is None:
+        raise _failure_everywhere(bad, sizes[0], failure)
+    _check_rank_sizes(sizes)
     return shard
 
 
@@ -469,6 +535,34 @@ def vocab_parallel_cross_entropy(
     return reduce(losses.reshape(sh.batch_shape), reduction, sh.denominator)
 
 
+def _own_loss_grad(sh: _Shard, st: _Statistics) -> FloatArray:
+    r"""Each position's gradient of its own loss on this shard's columns, $p_c A - a_c$.
+
+    The target is $a_c = (1 - \varepsilon) w_y [c = y] + \varepsilon w_c / V$, of total
+    $A = (1 - \varepsilon) w_y + \varepsilon W / V$, and $p_c = e^{z_c - m} / (1 + \tau)$.
+    Only the shard owning $y$ has the target's column, computed from $1 - p_y = (1 - e^{z_y -
+    m} + \tau) / (1 + \tau)$ without cancellation. Rows of ignored targets are 0. Overwrites
+    ``st.e``.
+    """
+    dtype = sh.z.dtype.type
+    eps, e, r = sh.eps, st.e, np.arange(sh.z.shape[0])
+    spread = dtype(eps / sh.vocab_size) * sh.w_total if eps > 0 else dtype(0)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        inv = 1 / (1 + st.tail)
+        rows = r[st.owner]
+        e_y = e[rows, st.local_y[st.owner]]
+        # 1 - p_y without cancellation: (1 - e_y + tail) / (1 + tail), e_y = 1 at the maximum
+        one_minus_py = ((1 - e_y) + st.tail[rows]) * inv[rows]
+        e *= ((dtype(1 - eps) * sh.wy + spread) * inv)[:, None]
+        e[rows, st.local_y[st.owner]] = (
+            spread * e_y * inv[rows] - dtype(1 - eps) * sh.wy[rows] * one_minus_py
+        )
+        if eps > 0:
+            e -= dtype(eps / sh.vocab_size) * (1 if sh.weight is None else sh.weight)
+        e[~sh.valid] = 0
+    return e
+
+
 def vocab_parallel_cross_entropy_grad(
     local_logits: ArrayLike,
     target: ArrayLike,
@@ -572,22 +666,8 @@ def vocab_parallel_cross_entropy_grad(
         label_smoothing,
         reduction,
     )
-    dtype = sh.z.dtype.type
-    eps, e, r = sh.eps, st.e, np.arange(sh.z.shape[0])
-    spread = dtype(eps / sh.vocab_size) * sh.w_total if eps > 0 else dtype(0)
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        inv = 1 / (1 + st.tail)
-        rows = r[st.owner]
-        e_y = e[rows, st.local_y[st.owner]]
-        # 1 - p_y without cancellation: (1 - e_y + tail) / (1 + tail), e_y = 1 at the maximum
-        one_minus_py = ((1 - e_y) + st.tail[rows]) * inv[rows]
-        e *= ((dtype(1 - eps) * sh.wy + spread) * inv)[:, None]
-        e[rows, st.local_y[st.owner]] = (
-            spread * e_y * inv[rows] - dtype(1 - eps) * sh.wy[rows] * one_minus_py
-        )
-        if eps > 0:
-            e -= dtype(eps / sh.vocab_size) * (1 if sh.weight is None else sh.weight)
-        e[~sh.valid] = 0
-        if reduction == "mean":
-            e *= dtype(0.0 if sh.denominator == 0 else 1.0 / sh.denominator)
+    e = _own_loss_grad(sh, st)
+    if reduction == "mean":
+        with np.errstate(invalid="ignore", over="ignore"):
+            e *= sh.z.dtype.type(0.0 if sh.denominator == 0 else 1.0 / sh.denominator)
     return e.reshape(*sh.batch_shape, sh.z.shape[1])
