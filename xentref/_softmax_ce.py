@@ -12,9 +12,10 @@ $m = \\max_c z_c$ at class $k$ and $\\tau = \\sum_{c \\ne k} e^{z_c - m}$,
     grad = p * sum_c a_c - a,   p_c = e^{z_c - m} / (1 + tau)
 
 `_prepare` validates and flattens the inputs; `_loss_rows` walks the rows in blocks of at most
-`BLOCK_BYTES` of scratch memory (`_Block` holds the one layout decision) and, per block:
-`_softcap`, `_shift` (z - m and k), the target's linear term (`_index_linear`,
-`_probs_linear`), `_exp_tail` (tau), then the gradient (`_index_grad`, `_probs_grad`).
+`BLOCK_BYTES` of scratch memory (`_Block` holds the one layout decision) and, per block, runs
+the forward pass `_block_loss`: `_softcap`, `_shift` (z - m and k), the target's linear term
+(`_index_linear`, `_probs_linear`), `_exp_tail` (tau), `_log1p`, `_z_loss`; then, for a
+gradient, the backward pass `_block_grad` (`_index_grad`, `_probs_grad`) on the same block.
 """
 
 from __future__ import annotations
@@ -46,7 +47,13 @@ BLOCK_BYTES = 1 << 20
 
 #: Up to this many classes a block is transposed, classes first: each step over the classes
 #: is then one long vector operation instead of one short loop per row (see scripts/bench.py).
+#: At most 255: `_Block.argmax` numbers the classes in bytes.
 FEW_CLASSES = 32
+
+#: Rows per tile when a block is copied in or out transposed (`_transpose`): the copy reads
+#: every row once per class, and a tile of 4096 rows of 10 float32 (160 KiB) stays in L2
+#: meanwhile. At 65,536 x 10 float32 the copy took 0.58 ms this way and 0.85 ms untiled.
+TRANSPOSE_ROWS = 4096
 
 
 # ----------------------------------------------------------------------- validated inputs
@@ -146,7 +153,7 @@ def _labels(
         y_ok, mask = np.where(valid, y, 0), valid
     if options.weight is None:
         w = None if mask is None else mask.astype(dtype)
-        return _Labels(y_ok, w, mask), float(np.count_nonzero(valid))
+        return _Labels(y_ok, w, mask), float(y.size if mask is None else np.count_nonzero(mask))
     w = np.where(valid, options.weight[y_ok], 0).astype(dtype, copy=False)
     with np.errstate(over="ignore"):
         return _Labels(y_ok, w, mask), float(np.sum(w, dtype=dtype))
@@ -228,6 +235,7 @@ class _Block(NamedTuple):
     x: FloatArray
     ax: int  # the class axis of x
     r: NDArray[np.intp]  # 0, 1, ..., rows - 1
+    flags: NDArray[np.uint8]  # classes first: a byte per entry of x, for `argmax`
 
     def _flat(self, c: NDArray[np.intp]) -> NDArray[np.intp]:
         """Positions of (n, c_n) in the block flattened in C order (one index: the fast one)."""
@@ -273,9 +281,24 @@ class _Block(NamedTuple):
             k = np.argmax(z, axis=1)
             return z[self.r, k], k
         m = np.max(z, axis=0)  # argmax along axis 0 would copy: the largest c at m instead
-        n_classes = z.shape[0]
-        classes = np.arange(n_classes, dtype=np.min_scalar_type(n_classes))[:, None]
-        return m, np.max((z >= m) * classes, axis=0).astype(np.intp)
+        classes = np.arange(z.shape[0], dtype=np.uint8)[:, None]  # at most FEW_CLASSES
+        at_max = np.greater_equal(z, m, out=self.flags.view(np.bool_)).view(np.uint8)
+        return m, np.max(np.multiply(at_max, classes, out=at_max), axis=0).astype(np.intp)
+
+
+def _transpose(x: FloatArray, z: FloatArray) -> None:
+    """x <- z.T for a classes-first x, in tiles of `TRANSPOSE_ROWS` rows of z.
+
+    The copy reads z once per class: tile by tile, what it reads stays in cache.
+    """
+    for t in range(0, z.shape[0], TRANSPOSE_ROWS):
+        np.copyto(x[:, t : t + TRANSPOSE_ROWS], z[t : t + TRANSPOSE_ROWS].T)
+
+
+def _transpose_back(out: FloatArray, x: FloatArray) -> None:
+    """out <- x.T for a classes-first x, in tiles of `TRANSPOSE_ROWS` rows of out."""
+    for t in range(0, out.shape[0], TRANSPOSE_ROWS):
+        np.copyto(out[t : t + TRANSPOSE_ROWS], x[:, t : t + TRANSPOSE_ROWS].T)
 
 
 def _blocks(z: FloatArray, grad: FloatArray | None) -> Iterator[tuple[slice, _Block, FloatArray]]:
@@ -288,19 +311,21 @@ def _blocks(z: FloatArray, grad: FloatArray | None) -> Iterator[tuple[slice, _Bl
     """
     n_rows, n_classes = z.shape
     slices = _row_blocks(n_rows, n_classes * z.itemsize)
-    rows_max = slices[0].stop if slices else 0
-    scratch = np.empty(rows_max * n_classes, dtype=z.dtype)
+    size = (slices[0].stop if slices else 0) * n_classes
+    if n_classes > FEW_CLASSES:
+        scratch = np.empty(0 if grad is not None else size, dtype=z.dtype)
+        no_flags = np.empty(0, dtype=np.uint8)
+        for rows in slices:
+            n = rows.stop - rows.start
+            x = grad[rows] if grad is not None else scratch[: n * n_classes].reshape(n, n_classes)
+            yield rows, _Block(x, 1, np.arange(n), no_flags), z[rows]
+        return
+    scratch, flags = np.empty(size, dtype=z.dtype), np.empty(size, dtype=np.uint8)
     for rows in slices:
         n = rows.stop - rows.start
-        if n_classes <= FEW_CLASSES:
-            x = scratch[: n * n_classes].reshape(n_classes, n)
-            np.copyto(x, z[rows].T)
-            yield rows, _Block(x, 0, np.arange(n)), x
-        elif grad is not None:
-            yield rows, _Block(grad[rows], 1, np.arange(n)), z[rows]
-        else:
-            x = scratch[: n * n_classes].reshape(n, n_classes)
-            yield rows, _Block(x, 1, np.arange(n)), z[rows]
+        x = scratch[: n * n_classes].reshape(n_classes, n)
+        _transpose(x, z[rows])
+        yield rows, _Block(x, 0, np.arange(n), flags[: n * n_classes].reshape(n_classes, n)), x
 
 
 # ------------------------------------------------------------------------- the math steps
@@ -318,7 +343,11 @@ def _log1p(x: FloatArray) -> FloatArray:
     """
     if x.dtype != np.float32:
         return np.log1p(x)
-    return np.where(x < 2.0**-29, x, np.log(1 + x.astype(np.float64))).astype(np.float32)
+    wide = x.astype(np.float64)
+    wide += 1
+    out = np.log(wide, out=wide).astype(np.float32)
+    np.copyto(out, x, where=x < 2.0**-29)
+    return out
 
 
 def _times(a: ArrayLike, b: NDArray[Any]) -> NDArray[Any]:
@@ -415,7 +444,7 @@ def _index_grad(
     inv = scale / (1 + tail)
     b.put(k, 1)  # now x_c = e^{z_c - m} = p_c (1 + tail)
     e_y = b.take(t.y)
-    one_minus_p_y = np.where(t.y == k, tail, (1 - e_y) + tail) * inv
+    one_minus_p_y = ((1 - e_y) + tail) * inv  # e_y = 1 exactly at the argmax: tau / (1 + tau)
     w_y = 1.0 if t.w is None else t.w
     spread = o.eps / n_classes * o.weight_total + extra
     np.multiply(b.x, b.per_row(((1 - o.eps) * w_y + spread) * inv), out=b.x)
@@ -444,45 +473,69 @@ def _probs_grad(
     b.put(k, (b.sum(a) - a_k * tail + extra) * inv)
 
 
-def _block_loss(
-    b: _Block, z: FloatArray, target: _Labels | _Probs, o: _Options, grad: bool, scale: float
-) -> FloatArray:
-    r"""The loss of each row of the logits `z` of a block; with `grad`, x becomes scale * dloss/dz.
+class _Forward(NamedTuple):
+    """What the gradient of a block needs from its forward pass."""
 
-    loss = linear + mass * log1p(tau) + z_loss * w * lse**2 with lse = m + log1p(tau), and
-    the z-loss adds $2\,\text{z\_loss}\, w\, \text{lse}$ to the mass of the gradient.
+    k: NDArray[np.intp]  # a class at each row's maximum
+    tail: FloatArray  # tau = sum_{c != k} e^{z_c - m}
+    extra: FloatArray | float  # the z-loss's addition to sum_c a_c
+    slope: FloatArray | None  # d(capped z)/dz, with a softcap
+    a: NDArray[Any] | None  # the target vector, for probability targets
+
+
+def _z_loss(
+    o: _Options, w: FloatArray | float, m: FloatArray, log_tail: FloatArray
+) -> tuple[FloatArray, FloatArray | float]:
+    r"""The z-loss $\zeta w\,\text{lse}^2$ and its addition $2 \zeta w\,\text{lse}$ to the mass.
+
+    Here $\text{lse} = m + \operatorname{log1p}(\tau)$ and w is the position's weight.
+    """
+    lse = m + log_tail
+    return _times(np.multiply(o.z_loss, w), lse * lse), _times(np.multiply(2 * o.z_loss, w), lse)
+
+
+def _block_loss(
+    b: _Block, z: FloatArray, target: _Labels | _Probs, o: _Options, want_loss: bool = True
+) -> tuple[FloatArray | None, _Forward]:
+    r"""The loss of each row of the logits `z` of a block (None unless `want_loss`).
+
+    loss = linear + mass * log1p(tau) (+ the z-loss). The block ends holding $e^{z - m}$
+    with $x_k = 0$; the returned `_Forward` is what `_block_grad` needs from this pass.
     """
     n_classes = b.x.shape[b.ax]
     slope = None
     if o.softcap is not None:
         slope, z = _softcap(b, z, o.softcap), b.x
     m, k = _shift(b, z)
+    a = None
     if isinstance(target, _Labels):
-        linear, mass = _index_linear(b, target, o, n_classes)
-        w: FloatArray | float = (
-            1.0 if target.w is None else target.w
-        )  # z-loss weight of each position
+        terms = _index_linear(b, target, o, n_classes) if want_loss else None
     else:
         a = _probs_target(b, target, o, n_classes)
-        linear, mass = _probs_linear(b, a)
-        w = 1.0
+        terms = _probs_linear(b, a) if want_loss else None
     tail = _exp_tail(b, k)
+    if not want_loss and o.z_loss == 0:  # the gradient alone needs no logarithm
+        return None, _Forward(k, tail, 0.0, slope, a)
     log_tail = _log1p(tail)
-    loss: FloatArray = linear + _times(mass, log_tail)
+    loss = None if terms is None else terms[0] + _times(terms[1], log_tail)
     extra: FloatArray | float = 0.0
     if o.z_loss > 0:
-        lse = m + log_tail
-        loss = loss + _times(np.multiply(o.z_loss, w), lse * lse)
-        extra = _times(np.multiply(2 * o.z_loss, w), lse)
-    if not grad:
-        return loss
+        w = target.w if isinstance(target, _Labels) and target.w is not None else 1.0
+        z_term, extra = _z_loss(o, w, m, log_tail)
+        loss = None if loss is None else loss + z_term
+    return loss, _Forward(k, tail, extra, slope, a)
+
+
+def _block_grad(
+    b: _Block, target: _Labels | _Probs, o: _Options, f: _Forward, scale: float
+) -> None:
+    """x <- scale * dloss/dz, from the block's $e^{z - m}$ and its forward pass `f`."""
     if isinstance(target, _Labels):
-        _index_grad(b, target, o, k, tail, extra, scale if slope is None else 1.0)
-    else:
-        _probs_grad(b, a, k, tail, extra)
-    if slope is not None or not isinstance(target, _Labels):
-        np.multiply(b.x, scale if slope is None else scale * slope, out=b.x)
-    return loss
+        _index_grad(b, target, o, f.k, f.tail, f.extra, scale if f.slope is None else 1.0)
+    elif f.a is not None:
+        _probs_grad(b, f.a, f.k, f.tail, f.extra)
+    if f.slope is not None or f.a is not None:
+        np.multiply(b.x, scale if f.slope is None else scale * f.slope, out=b.x)
 
 
 def _loss_rows(
@@ -491,18 +544,26 @@ def _loss_rows(
     options: _Options,
     grad: FloatArray | None = None,
     scale: float = 1.0,
+    *,
+    want_loss: bool = True,
 ) -> FloatArray:
     """Per-row losses of `z` (R, C); when `grad` (R, C) is given, fill it with scale * dloss/dz.
 
     The scratch memory stays under `BLOCK_BYTES` whatever R is; `grad` may be `z` itself.
+    Without `want_loss` only the gradient is computed (the losses returned are empty).
     """
-    losses = np.empty(z.shape[0], dtype=z.dtype)
+    losses = np.empty(z.shape[0] if want_loss else 0, dtype=z.dtype)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for rows, block, z_rows in _blocks(z, grad):
             t = target.rows(rows)
-            losses[rows] = _block_loss(block, z_rows, t, options, grad is not None, scale)
-            if grad is not None and block.ax == 0:
-                np.copyto(grad[rows], block.x.T)
+            loss, forward = _block_loss(block, z_rows, t, options, want_loss)
+            if loss is not None:
+                losses[rows] = loss
+            if grad is None:
+                continue
+            _block_grad(block, t, options, forward, scale)
+            if block.ax == 0:
+                _transpose_back(grad[rows], block.x)
     return losses
 
 
@@ -764,6 +825,6 @@ def softmax_cross_entropy_grad(
     if reduction == "mean":
         scale = 0.0 if pb.denominator == 0 else 1.0 / pb.denominator
     grad = np.empty(pb.z.shape, dtype=pb.z.dtype)  # C order, whatever the order of `logits`
-    _loss_rows(pb.z, pb.target, pb.options, grad=grad, scale=scale)
+    _loss_rows(pb.z, pb.target, pb.options, grad=grad, scale=scale, want_loss=False)
     moved = (*pb.batch_shape, pb.z.shape[1])
     return np.moveaxis(grad.reshape(moved), -1, pb.axis)
