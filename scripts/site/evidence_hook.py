@@ -116,6 +116,7 @@ def perf_machine() -> str:
         ("xentref commit", f"`{m['xentref_commit']}`"),
         ("Measured", f"{m['date']}; whole run {doc['total_s']:.0f} s"),
         ("Block size", f"`BLOCK_BYTES` = {doc['settings']['block_bytes'] // 1024} KiB"),
+        ("Timer", doc["settings"]["timer"]),
     ]
     return "| Item | Value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
