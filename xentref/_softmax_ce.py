@@ -286,19 +286,13 @@ class _Block(NamedTuple):
         return m, np.max(np.multiply(at_max, classes, out=at_max), axis=0).astype(np.intp)
 
 
-def _transpose(x: FloatArray, z: FloatArray) -> None:
-    """x <- z.T for a classes-first x, in tiles of `TRANSPOSE_ROWS` rows of z.
+def _transpose(dst: FloatArray, src: FloatArray) -> None:
+    """dst <- src.T, in tiles of `TRANSPOSE_ROWS` rows of src (positions, with few classes).
 
-    The copy reads z once per class: tile by tile, what it reads stays in cache.
+    The copy reads every row once per class: tile by tile, what it reads stays in cache.
     """
-    for t in range(0, z.shape[0], TRANSPOSE_ROWS):
-        np.copyto(x[:, t : t + TRANSPOSE_ROWS], z[t : t + TRANSPOSE_ROWS].T)
-
-
-def _transpose_back(out: FloatArray, x: FloatArray) -> None:
-    """out <- x.T for a classes-first x, in tiles of `TRANSPOSE_ROWS` rows of out."""
-    for t in range(0, out.shape[0], TRANSPOSE_ROWS):
-        np.copyto(out[t : t + TRANSPOSE_ROWS], x[:, t : t + TRANSPOSE_ROWS].T)
+    for t in range(0, src.shape[0], TRANSPOSE_ROWS):
+        np.copyto(dst[:, t : t + TRANSPOSE_ROWS], src[t : t + TRANSPOSE_ROWS].T)
 
 
 def _blocks(z: FloatArray, grad: FloatArray | None) -> Iterator[tuple[slice, _Block, FloatArray]]:
@@ -563,7 +557,7 @@ def _loss_rows(
                 continue
             _block_grad(block, t, options, forward, scale)
             if block.ax == 0:
-                _transpose_back(grad[rows], block.x)
+                _transpose(grad[rows].T, block.x.T)  # grad[rows] <- block.x.T
     return losses
 
 
