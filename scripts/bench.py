@@ -243,8 +243,36 @@ def competitors(
 # --------------------------------------------------------------------------- measurement
 
 
+def cache_bytes() -> int:
+    """The size of the CPU's largest cache (Linux sysfs), or 256 MiB where it cannot be read."""
+    sizes = []
+    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = f.read_text().strip()
+        sizes.append(int(text[:-1]) * 1024 if text.endswith("K") else int(text))
+    return max(sizes, default=256 * 2**20)
+
+
+_SWEEP: list[np.ndarray] = []
+
+
+def flush_cache() -> None:
+    """Read twice the largest cache's worth of other memory: no competitor's logits stay in it.
+
+    Otherwise a competitor that runs right after another one on the same array (PyTorch
+    after PyTorch, say) finds part of it in cache and one that follows the child process does
+    not: at 4096 x 32000 the last-level cache here (260 MiB) holds half the float32 logits.
+    """
+    if not _SWEEP:
+        _SWEEP.append(np.ones(2 * cache_bytes() // 8))
+    float(np.sum(_SWEEP[0]))
+
+
 def timed(fn: Callable[[], Any], calls: int = 1) -> float:
-    """The fastest of `calls` consecutive calls, in seconds (gc.collect() before each)."""
+    """The fastest of `calls` consecutive calls, in seconds (gc.collect() before each).
+
+    Every sample starts with the caches flushed (`flush_cache`).
+    """
+    flush_cache()
     remote = getattr(fn, "remote", None)
     if remote is not None:  # a `TorchChild` competitor times itself
         return float(remote(calls))
@@ -719,7 +747,9 @@ def main(argv: list[str] | None = None) -> int:
                     "block_bytes": xentref._softmax_ce.BLOCK_BYTES,
                     "timer": "time.perf_counter, gc.collect() before each call; a sample "
                     "is the fastest of calls_per_sample consecutive calls (about "
-                    f"{SAMPLE_S} s of PyTorch's, 1 to {MAX_CALLS})",
+                    f"{SAMPLE_S} s of PyTorch's, 1 to {MAX_CALLS}), after reading "
+                    f"{2 * cache_bytes() // 2**20} MiB of other memory (twice the largest "
+                    "cache) so that every sample starts with the logits out of cache",
                     "memory": "tracemalloc peak over one call minus the traced size before it "
                     "(NumPy-based); PyTorch: VmHWM - VmRSS over one call after resetting the "
                     "peak, in a fresh subprocess, 1 thread; the result is included",
