@@ -26,7 +26,7 @@ setup: $(STAMP)
 torch: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 
-## Benchmark against NumPy, SciPy, scikit-learn and PyTorch (about 20 minutes): rewrites
+## Benchmark against NumPy, SciPy, scikit-learn and PyTorch (about 30 minutes): rewrites
 ## scripts/bench_results.json, which docs/evidence/performance.md is drawn from.
 bench: torch
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --group bench

@@ -81,12 +81,31 @@ LABELS = {
     "sklearn": "scikit-learn log_loss",
     "torch_1t": "PyTorch, 1 thread",
     "torch_all": "PyTorch, all threads",
+    "torch_1t_avx2": "PyTorch, 1 thread, AVX2 kernels",
 }
 TARGETS = {("loss", 4096, 32000): 0.75, ("loss", 65536, 10): 1.5, ("grad", 4096, 32000): 1.0}
 
 
 def _bench() -> dict[str, Any]:
     return json.loads(BENCH.read_text(encoding="utf-8"))
+
+
+def _ratio(c: dict[str, Any]) -> float:
+    """A competitor's ratio to the fastest 1-thread PyTorch (older files: to the default one)."""
+    return float(c.get("ratio_to_fastest_torch_1t", c["ratio_to_torch_1t"]))
+
+
+def _fastest_torch(r: dict[str, Any]) -> str:
+    """The 1-thread PyTorch with the lowest median time at this size and measure."""
+    one_thread = [n for n in r["competitors"] if n.startswith("torch_1t")]
+    return min(one_thread, key=lambda n: r["competitors"][n]["median_s"])
+
+
+def _kernels(name: str, doc: dict[str, Any]) -> str:
+    """Which of PyTorch's CPU kernels a 1-thread competitor ran."""
+    if name == "torch_1t":
+        return str(doc["machine"].get("torch_cpu_capability") or "default")
+    return name.removeprefix("torch_1t_").upper()
 
 
 def _ms(seconds: float) -> str:
@@ -118,25 +137,38 @@ def perf_machine() -> str:
         ("Block size", f"`BLOCK_BYTES` = {doc['settings']['block_bytes'] // 1024} KiB"),
         ("Timer", doc["settings"]["timer"]),
     ]
+    own = m.get("torch_cpu_capability")
+    others = doc["settings"].get("torch_alternatives", {}).get(own, [])
+    if own:
+        also = (
+            f"; also timed with its {', '.join(others)} kernels (`ATEN_CPU_CAPABILITY`), "
+            "in a child process on the same data, interleaved"
+            if others
+            else ""
+        )
+        rows.insert(1, ("PyTorch kernels", f"{own}, PyTorch's own choice on this CPU{also}"))
     return "| Item | Value |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
 
 def perf_headline() -> str:
     lines = [
-        "| Size (float32) | Measure | xentref ms | PyTorch ms | Ratio | Target | Met |",
+        "| Size (float32) | Measure | xentref ms | PyTorch ms (kernels) | Ratio | Target | Met |",
         "|---|---|--:|--:|--:|--:|:-:|",
     ]
-    for r in _bench()["results"]:
+    doc = _bench()
+    for r in doc["results"]:
         key = (r["op"], r["rows"], r["classes"])
         if r["dtype"] != "float32" or key not in TARGETS:
             continue
         c = r["competitors"]
-        ratio = c["xentref"]["ratio_to_torch_1t"]
+        ratio = _ratio(c["xentref"])
         target = TARGETS[key]
         what = "loss" if r["op"] == "loss" else "gradient"
+        torch = _fastest_torch(r)
         lines.append(
             f"| {_size(r)} | {what} | {_ms(c['xentref']['median_s'])} | "
-            f"{_ms(c['torch_1t']['median_s'])} | {ratio:.2f}{TIMES} | ≤ {target}{TIMES} | "
+            f"{_ms(c[torch]['median_s'])} ({_kernels(torch, doc)}) | {ratio:.2f}{TIMES} | "
+            f"≤ {target}{TIMES} | "
             f"{'yes' if ratio <= target else '**no**'} |"
         )
     return "\n".join(lines)
@@ -160,7 +192,7 @@ def perf_times(dtype: str, op: str) -> str:
             if c is None:
                 cells.append("skipped")
             else:
-                cells.append(f"{_ms(c['median_s'])} ({c['ratio_to_torch_1t']:.2f}{TIMES})")
+                cells.append(f"{_ms(c['median_s'])} ({_ratio(c):.2f}{TIMES})")
         name = f"**{LABELS[n]}**" if n == "xentref" else LABELS[n]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -179,7 +211,8 @@ def perf_memory(dtype: str) -> str:
     grad = {(r["rows"], r["classes"]): r for r in results if r["op"] == "grad"}
     lines = _size_head(loss, "Peak extra MiB (% of logits)")
     lines.append("| logits | " + " | ".join(f"{_mib(r['logits_bytes'])}" for r in loss) + " |")
-    for n in (n for n in LABELS if n != "torch_all"):
+    measured = {n for r in loss for n, c in r["competitors"].items() if c["peak_extra_bytes"]}
+    for n in (n for n in LABELS if n in measured):
         cells = []
         for r in loss:
             c = r["competitors"].get(n)
@@ -212,10 +245,14 @@ def perf_skipped() -> str:
     return "\n".join(notes) if notes else "Nothing was skipped."
 
 
-STYLES = dict(zip(LABELS, ["o-", "s--", "^:", "D-.", "v-", "P--"], strict=True))
+STYLES = dict(zip(LABELS, ["o-", "s--", "^:", "D-.", "v-", "P--", "X:"], strict=True))
 #: Okabe-Ito, as scripts/site/figures.py; one colour per competitor on every panel.
 COLORS = dict(
-    zip(LABELS, ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00"], strict=True)
+    zip(
+        LABELS,
+        ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000"],
+        strict=True,
+    )
 )
 
 
@@ -643,7 +680,9 @@ def perf_linear_machine() -> str:
     m, shape = lin["machine"], lin["shape"]
     return (
         f"Measured {m['date']} on {m['cpu']} ({m['logical_cores']} logical cores), torch "
-        f"{m['versions'].get('torch')}, NumPy {m['versions'].get('numpy')}, xentref commit "
+        f"{m['versions'].get('torch')}"
+        + (f" (its {m['torch_cpu_capability']} kernels)" if m.get("torch_cpu_capability") else "")
+        + f", NumPy {m['versions'].get('numpy')}, xentref commit "
         f"`{m['xentref_commit']}`; N = {shape['N']:,}, D = {shape['D']}, V = {shape['V']:,}, "
         f"{shape['dtype']}, {lin['repeats']} interleaved repeats, `BLOCK_BYTES` = "
         f"{lin['block_bytes'] // 2**20} MiB; section run {lin['total_s']:.0f} s."
