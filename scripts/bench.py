@@ -309,15 +309,31 @@ def traced_peak(fn: Callable[[], Any]) -> int:
     return peak - base
 
 
-_TORCH_RSS = r"""
-import json, re, sys, numpy as np, torch, torch.nn.functional as F
+#: The start of both PyTorch child scripts: the benchmark's logits from the same seed, and the
+#: two measured calls (argv: rows, classes, dtype, seed).
+_TORCH_CALLS = r"""
+import gc, json, re, sys, time, numpy as np, torch, torch.nn.functional as F
 n, c, dtype, seed = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-torch.set_num_threads(1)
-small = torch.zeros(4, 3, dtype=getattr(torch, dtype), requires_grad=True)
-F.cross_entropy(small, torch.zeros(4, dtype=torch.long)).backward()  # load every kernel
 rng = np.random.default_rng(seed)
 z = torch.from_numpy(rng.standard_normal((n, c), dtype=getattr(np, dtype)))
 y = torch.from_numpy(rng.integers(0, c, n))
+
+def loss():
+    with torch.no_grad():
+        return F.cross_entropy(z, y)
+
+def grad():
+    leaf = z.detach().requires_grad_(True)
+    F.cross_entropy(leaf, y).backward()
+    return leaf.grad
+"""
+
+_TORCH_RSS = (
+    _TORCH_CALLS
+    + r"""
+torch.set_num_threads(1)
+small = torch.zeros(4, 3, dtype=getattr(torch, dtype), requires_grad=True)
+F.cross_entropy(small, torch.zeros(4, dtype=torch.long)).backward()  # load every kernel
 
 def kib(key):
     return int(re.search(key + r":\s+(\d+)", open("/proc/self/status").read()).group(1))
@@ -332,18 +348,10 @@ def extra(run):
     del out
     return (peak - base) * 1024
 
-def loss():
-    with torch.no_grad():
-        return F.cross_entropy(z, y)
-
-def grad():
-    leaf = z.detach().requires_grad_(True)
-    F.cross_entropy(leaf, y).backward()
-    return leaf.grad
-
 loss(), grad()  # first calls allocate once-only buffers
 print(json.dumps({"loss": extra(loss), "grad": extra(grad)}))
 """
+)
 
 
 #: PyTorch chooses its CPU kernels once, when it loads, from the widest instruction set the
@@ -353,22 +361,9 @@ print(json.dumps({"loss": extra(loss), "grad": extra(grad)}))
 #: each ratio is to the faster of the two, repeat by repeat (``ratio_to_fastest_torch_1t``).
 TORCH_ALTERNATIVES = {"AVX512": ("AVX2",)}
 
-_TORCH_TIMER = r"""
-import gc, sys, time, numpy as np, torch, torch.nn.functional as F
-n, c, dtype, seed = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-rng = np.random.default_rng(seed)
-z = torch.from_numpy(rng.standard_normal((n, c), dtype=getattr(np, dtype)))
-y = torch.from_numpy(rng.integers(0, c, n))
-
-def loss():
-    with torch.no_grad():
-        return F.cross_entropy(z, y)
-
-def grad():
-    leaf = z.detach().requires_grad_(True)
-    F.cross_entropy(leaf, y).backward()
-    return leaf.grad
-
+_TORCH_TIMER = (
+    _TORCH_CALLS
+    + r"""
 runs = {"loss": loss, "grad": grad}
 print(torch.backends.cpu.get_cpu_capability(), flush=True)
 for line in sys.stdin:  # "op threads calls": the fastest of `calls` calls, in seconds
@@ -383,6 +378,7 @@ for line in sys.stdin:  # "op threads calls": the fastest of `calls` calls, in s
         del result
     print(best, flush=True)
 """
+)
 
 
 class TorchChild:

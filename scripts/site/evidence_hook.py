@@ -90,11 +90,6 @@ def _bench() -> dict[str, Any]:
     return json.loads(BENCH.read_text(encoding="utf-8"))
 
 
-def _ratio(c: dict[str, Any]) -> float:
-    """A competitor's ratio to the fastest 1-thread PyTorch (older files: to the default one)."""
-    return float(c.get("ratio_to_fastest_torch_1t", c["ratio_to_torch_1t"]))
-
-
 def _fastest_torch(r: dict[str, Any]) -> str:
     """The 1-thread PyTorch with the lowest median time at this size and measure."""
     one_thread = [n for n in r["competitors"] if n.startswith("torch_1t")]
@@ -161,7 +156,7 @@ def perf_headline() -> str:
         if r["dtype"] != "float32" or key not in TARGETS:
             continue
         c = r["competitors"]
-        ratio = _ratio(c["xentref"])
+        ratio = c["xentref"]["ratio_to_fastest_torch_1t"]
         target = TARGETS[key]
         what = "loss" if r["op"] == "loss" else "gradient"
         torch = _fastest_torch(r)
@@ -192,7 +187,8 @@ def perf_times(dtype: str, op: str) -> str:
             if c is None:
                 cells.append("skipped")
             else:
-                cells.append(f"{_ms(c['median_s'])} ({_ratio(c):.2f}{TIMES})")
+                ratio = c["ratio_to_fastest_torch_1t"]
+                cells.append(f"{_ms(c['median_s'])} ({ratio:.2f}{TIMES})")
         name = f"**{LABELS[n]}**" if n == "xentref" else LABELS[n]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
